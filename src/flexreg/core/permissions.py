@@ -1,0 +1,75 @@
+"""The permission catalogue: every permission, in one place, with the roles that may hold it.
+
+A permission is ``<resource>:<action>``. A membership (a user acting for one participant role)
+holds a subset of the permissions its role may hold; an Authorised Person holds all of them.
+Every API endpoint and portal view names the permission it needs (see ``require``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flexreg.core.acting import Acting
+from flexreg.core.errors import NotAuthenticated, PermissionDenied
+from flexreg.core.roles import ALL_ROLES, MARKET_ROLES
+
+OPERATOR = frozenset({"MARKET_FACILITATOR"})
+OVERSIGHT = frozenset({"MARKET_FACILITATOR", "REGULATOR"})
+
+
+@dataclass(frozen=True)
+class Permission:
+    code: str
+    description: str
+    roles: frozenset[str]
+    # Granted to a registrant before verification so they can follow their application.
+    applicant: bool = False
+
+
+CATALOGUE: dict[str, Permission] = {
+    p.code: p
+    for p in [
+        Permission("participant:read", "See the acting participant's full record.", ALL_ROLES, applicant=True),
+        Permission("participant:update", "Change the acting participant's self-serve details.", ALL_ROLES, applicant=True),
+        Permission("participant:withdraw", "Withdraw the acting participant from FlexReg.", MARKET_ROLES),
+        Permission("participant_roles:manage", "Ask for or withdraw the participant's market roles.", ALL_ROLES, applicant=True),
+        Permission("verification:submit", "Submit a director's declaration for verification.", ALL_ROLES, applicant=True),
+        Permission("registry:read", "List and read active participants in the registry.", ALL_ROLES),
+        Permission("memberships:read", "See who may act for the participant and how.", ALL_ROLES),
+        Permission("memberships:manage", "Grant, change and revoke users' access (Authorised Persons).", ALL_ROLES),
+        Permission("audit:read_own", "Read the audit trail of the acting participant's records.", ALL_ROLES),
+        # Central operator and oversight.
+        Permission("participants:read_all", "Read every participant's full record.", OVERSIGHT),
+        Permission("verification:review", "Review and decide verifications in the operator queue.", OPERATOR),
+        Permission("participants:transition", "Suspend, reinstate or withdraw any participant.", OPERATOR),
+        Permission("participant_roles:decide", "Approve or reject a participant's request for a role.", OPERATOR),
+        Permission("audit:read_all", "Read the whole audit log.", OVERSIGHT),
+    ]
+}
+
+# Everyone signed in may register a new participant: no membership is needed for that.
+REGISTER = "participant:register"
+
+
+def allowed_for_role(role: str) -> frozenset[str]:
+    return frozenset(code for code, p in CATALOGUE.items() if role in p.roles)
+
+
+def applicant_permissions(role: str) -> frozenset[str]:
+    return frozenset(code for code, p in CATALOGUE.items() if p.applicant and role in p.roles)
+
+
+def unknown(codes: set[str] | frozenset[str]) -> set[str]:
+    return set(codes) - set(CATALOGUE)
+
+
+def require(acting: Acting, permission: str) -> None:
+    """Raise unless the acting membership holds ``permission``. Object scope is the selectors'."""
+    if not acting.is_authenticated:
+        raise NotAuthenticated()
+    if permission == REGISTER:
+        return
+    if permission not in CATALOGUE:
+        raise ValueError(f"unknown permission {permission!r}")
+    if not acting.has(permission):
+        raise PermissionDenied(permission)

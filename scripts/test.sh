@@ -16,11 +16,11 @@ run_pytest() {
   return $rc
 }
 
-if [ -z "${DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
-   || python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(("127.0.0.1",5432)))' 2>/dev/null; then
-  if [ -z "${DATABASE_URL:-}" ]; then
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
-  fi
+port_answers() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(("127.0.0.1",5432)))' 2>/dev/null
+}
+if [ -z "${DATABASE_URL:-}" ] && port_answers; then
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 fi
 
 if [ -n "${DATABASE_URL:-}" ]; then

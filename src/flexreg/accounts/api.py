@@ -2,7 +2,7 @@
 
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Status, Router
 
 from flexreg.accounts import selectors, services
 from flexreg.accounts.acting import usable_memberships
@@ -59,14 +59,14 @@ def list_tokens(request: HttpRequest) -> list[TokenOut]:
 
 @router.post("/tokens", response={201: NewTokenOut}, summary="Create a personal API token")
 @requires(permissions.REGISTER)
-def create_token(request: HttpRequest, body: TokenIn) -> tuple[int, TokenOut]:
+def create_token(request: HttpRequest, body: TokenIn) -> Status[TokenOut]:
     user = _user(request)
     membership = selectors.membership_by_label(user, body.membership) if body.membership else None
     token, clear = services.issue_token(
         request.acting, user, name=body.name, membership=membership,  # type: ignore[attr-defined]
         days=body.expires_in_days,
     )
-    return 201, _token_out(token, NewTokenOut, token=clear)
+    return Status(201, _token_out(token, NewTokenOut, token=clear))
 
 
 @router.delete("/tokens/{key_id}", response=TokenOut, summary="Revoke a token")

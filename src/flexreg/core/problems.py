@@ -18,6 +18,8 @@ from flexreg.core.errors import DomainError, FieldError
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/problem+json"
+# Tags of discriminated unions used in request bodies; apps add theirs at import.
+UNION_TAGS: set[str] = set()
 
 
 def type_uri(code: str) -> str:
@@ -70,6 +72,9 @@ def _path(loc: tuple[Any, ...] | list[Any]) -> str:
         parts = parts[1:]
         if parts and parts[0] in {"body", "payload", "data", "filters", "params"}:
             parts = parts[1:]
+    # A discriminated union puts its tag in the path ("organisation.legal_name"): drop it.
+    if parts and parts[0] in UNION_TAGS:
+        parts = parts[1:]
     return ".".join(parts) or "(request)"
 
 

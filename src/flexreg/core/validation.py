@@ -22,7 +22,7 @@ def phone_e164(value: str) -> str:
     raw = value.strip()
     if not raw.startswith("+"):
         raise PydanticCustomError(
-            "phone.not_e164", "Give the phone number in international format, like +447700900123."
+            "phone.not_e164", "Give the phone number in international format, like +447911123456."
         )
     try:
         parsed = phonenumbers.parse(raw, None)

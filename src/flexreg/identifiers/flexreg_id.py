@@ -134,9 +134,10 @@ def _split(raw: str) -> tuple[FlexRegIdKind, str]:
 class FlexRegId:
     """A Participant ID or Asset ID in canonical form (``P-3M9QX2HDK7W``).
 
-    ``FlexRegId.parse`` accepts either kind and returns a :class:`ParticipantId` or an
-    :class:`AssetId`; ``ParticipantId.parse`` and ``AssetId.parse`` accept only their
-    own kind (``flexreg_id.wrong_kind``).
+    Every instance is a :class:`ParticipantId` or an :class:`AssetId` (the base cannot be
+    constructed). ``FlexRegId.parse`` accepts either kind and returns the matching
+    subclass; ``ParticipantId.parse`` and ``AssetId.parse`` accept only their own kind
+    (``flexreg_id.wrong_kind``).
     """
 
     value: str
@@ -144,14 +145,16 @@ class FlexRegId:
     required_kind: ClassVar[FlexRegIdKind | None] = None
 
     def __post_init__(self) -> None:
+        expected = type(self).required_kind
+        if expected is None:
+            raise TypeError("FlexRegId is abstract: use FlexRegId.parse() or a subclass.")
         if self.value != _canonical(self.value):
             raise IdentifierError(
                 "flexreg_id.bad_character",
                 "Construct FlexReg IDs with parse(); the constructor takes the canonical form.",
             )
         _verify(self.value)
-        expected = type(self).required_kind
-        if expected is not None and self.kind is not expected:
+        if self.kind is not expected:
             raise _wrong_kind(expected, self.value)
 
     @classmethod

@@ -59,10 +59,10 @@ def _validate(value: str) -> None:
 class GSPGroup:
     """A GSP group, e.g. ``_C`` (London)."""
 
-    id: str
+    value: str
 
     def __post_init__(self) -> None:
-        _validate(self.id)
+        _validate(self.value)
 
     @classmethod
     def parse(cls, raw: str) -> Self:
@@ -82,16 +82,21 @@ class GSPGroup:
         return tuple(cls(group_id) for group_id in GSP_GROUP_NAMES)
 
     @property
+    def id(self) -> str:
+        """The GSP group ID, e.g. ``"_C"`` (same as ``value``)."""
+        return self.value
+
+    @property
     def letter(self) -> str:
         """The region letter without the underscore, e.g. ``"C"``."""
-        return self.id[1]
+        return self.value[1]
 
     @property
     def name(self) -> str:
-        return GSP_GROUP_NAMES[self.id]
+        return GSP_GROUP_NAMES[self.value]
 
     def __str__(self) -> str:
-        return self.id
+        return self.value
 
 
 def is_valid_gsp_group(raw: str) -> bool:

@@ -4,7 +4,7 @@
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Header, Query, Router, Schema
+from ninja import Status, Header, Query, Router, Schema
 
 from flexreg.accounts.api_auth import requires
 from flexreg.core import permissions
@@ -69,11 +69,11 @@ class ParticipantFilters(Schema):
 
 @router.post("", response={201: ParticipantFull}, summary="Register an organisation or individual")
 @requires(permissions.REGISTER)
-def register(request: HttpRequest, body: RegistrationIn) -> tuple[int, ParticipantFull]:
+def register(request: HttpRequest, body: RegistrationIn) -> Status[ParticipantFull]:
     participant = services.register(request.acting, body.root)  # type: ignore[attr-defined]
     services.check_after_registration(participant)
     participant = Participant.objects.get(pk=participant.pk)
-    return 201, schemas.full_out(participant, selectors.latest_verification(participant))
+    return Status(201, schemas.full_out(participant, selectors.latest_verification(participant)))
 
 
 @router.get("", response=ParticipantPage, summary="List participants you may see")
@@ -111,10 +111,10 @@ def update_participant(
 
 @router.post("/{participant_id}/roles", response={201: RoleOut}, summary="Ask for a role")
 @requires("participant_roles:manage")
-def add_role(request: HttpRequest, participant_id: str, body: RoleIn) -> tuple[int, RoleOut]:
+def add_role(request: HttpRequest, participant_id: str, body: RoleIn) -> Status[RoleOut]:
     acting = request.acting  # type: ignore[attr-defined]
     participant = selectors.own_participant(acting, participant_id)
-    return 201, _role_out(services.add_role(acting, participant, body.role))
+    return Status(201, _role_out(services.add_role(acting, participant, body.role)))
 
 
 @router.post("/{participant_id}/roles/{role}/withdraw", response=RoleOut)
@@ -146,12 +146,12 @@ def decide_role(
 @requires("verification:submit")
 def submit_verification(
     request: HttpRequest, participant_id: str, body: DeclarationIn
-) -> tuple[int, VerificationOut]:
+) -> Status[VerificationOut]:
     acting = request.acting  # type: ignore[attr-defined]
     participant = selectors.own_participant(acting, participant_id)
     verification = services.submit_verification(acting, participant, body)
     verification = services.run_companies_house_check(verification.pk)
-    return 202, schemas.verification_out(verification)
+    return Status(202, schemas.verification_out(verification))
 
 
 @router.get("/{participant_id}/verifications", response=list[VerificationOut])

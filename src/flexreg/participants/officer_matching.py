@@ -210,7 +210,7 @@ def _parse(name: str) -> _ParsedName:
         # The register's form: "SURNAME, Forenames Middle[, Title or honours]".
         surname_part, _, rest = name.partition(",")
         forenames_part = rest.split(",", 1)[0]
-        surname = _strip_suffixes(_tokens(surname_part), keep=1)
+        surname = _strip_suffixes(_strip_titles(_tokens(surname_part), keep=1), keep=1)
         forenames = _strip_suffixes(_strip_titles(_tokens(forenames_part), keep=0), keep=0)
         return _ParsedName(tuple(forenames + surname), len(forenames))
     tokens = _strip_suffixes(_strip_titles(_tokens(name), keep=2), keep=2)

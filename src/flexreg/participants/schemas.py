@@ -12,7 +12,7 @@ from ninja import Schema
 from pydantic import AfterValidator, Field, RootModel, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from flexreg.core import validation
+from flexreg.core import problems, validation
 from flexreg.core.roles import INDIVIDUAL_ROLES, ROLE_CODES
 from flexreg.identifiers import CompanyNumber, IdentifierError, Postcode
 from flexreg.participants.models import (
@@ -195,6 +195,9 @@ class IndividualIn(StrictSchema):
                 {"allowed": ", ".join(sorted(INDIVIDUAL_ROLES))},
             )
         return roles
+
+
+problems.UNION_TAGS.update({"organisation", "individual"})
 
 
 class RegistrationIn(RootModel[Annotated[OrganisationIn | IndividualIn, Field(discriminator="kind")]]):

@@ -114,9 +114,7 @@ _outward = st.one_of(
     st.tuples(_first, _D, _third_a9a).map("".join),
     st.tuples(_first, _second, _D, _fourth_aa9a).map("".join),
 )
-_valid_postcodes = st.tuples(_outward, _D, _unit, _unit).map(
-    lambda t: f"{t[0]} {t[1]}{t[2]}{t[3]}"
-)
+_valid_postcodes = st.tuples(_outward, _D, _unit, _unit).map(lambda t: f"{t[0]} {t[1]}{t[2]}{t[3]}")
 
 
 @given(_valid_postcodes)

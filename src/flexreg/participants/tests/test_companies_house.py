@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from flexreg.devtools.companies_house_stub import StubServer, load_fixtures, start_stub
+from flexreg.participants import companies_house
 from flexreg.participants.companies_house import (
     ALL_COMPANY_STATUSES,
-    MAX_OFFICER_PAGES,
     STATUS_ACTIVE,
     STATUS_DISSOLVED,
     STATUS_LIQUIDATION,
@@ -466,7 +466,8 @@ def test_officer_paging_rejects_a_server_that_ignores_start_index() -> None:
             ch.list_officers("123")
 
 
-def test_officer_paging_is_bounded() -> None:
+def test_officer_paging_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(companies_house, "MAX_OFFICER_PAGES", 5)
     calls: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -476,7 +477,7 @@ def test_officer_paging_is_bounded() -> None:
 
     with mock_client(handler) as ch, pytest.raises(CompaniesHouseInvalidResponse):
         ch.list_officers("123")
-    assert len(calls) == MAX_OFFICER_PAGES
+    assert len(calls) == 5
 
 
 def test_profile_for_another_company_is_rejected() -> None:

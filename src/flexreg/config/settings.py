@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "flexreg.core",
     "flexreg.participants",
     "flexreg.accounts",
+    "flexreg.ops",
 ]
 
 MIDDLEWARE = [

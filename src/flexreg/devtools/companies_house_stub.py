@@ -55,7 +55,9 @@ OC990004  SOLAR COMMONS LLP (SAMPLE)                      LLP; ``llp-designated-
                                                           secretary (``declarant.role_cannot_bind``)
 99000008  WOUND DOWN BATTERIES LIMITED (SAMPLE)           in liquidation; director ``CLARKE, Susan``
 99000009  TWIN SMITHS DEMAND RESPONSE LIMITED (SAMPLE)    directors ``SMITH, John`` and ``SMITH,
-                                                          John Michael`` (``declarant.ambiguous``)
+                                                          John Michael``: "John Smith" and even
+                                                          "John Michael Smith" are
+                                                          ``declarant.ambiguous``
 ========  ==============================================  =====================================
 
 Magic numbers (the ``"behaviours"`` key of the fixtures file):
@@ -115,7 +117,9 @@ SEARCH_DEFAULT_PAGE: Final = 20
 MAX_PAGE: Final = 100
 DEFAULT_SLOW_SECONDS: Final = 10.0
 
-_NOT_FOUND_PROFILE: Final = {"errors": [{"error": "company-profile-not-found", "type": "ch:service"}]}
+_NOT_FOUND_PROFILE: Final = {
+    "errors": [{"error": "company-profile-not-found", "type": "ch:service"}]
+}
 _NOT_FOUND: Final = {"errors": [{"error": "not-found", "type": "ch:service"}]}
 _UNAUTHORISED: Final = {"error": "Invalid Authorization", "type": "ch:service"}
 
@@ -187,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes
 
     # -- plumbing --
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("companies-house-stub: " + format, *args)
 
     def _send(

@@ -2,7 +2,7 @@
 
 Format (canonical form, 13 characters)::
 
-    P-3M9QX2HDK7W
+    P-3M9QX2HDK7P
     | |         |
     | |         +-- 1 check character
     | +------------ 10 random body characters
@@ -78,6 +78,7 @@ class FlexRegIdKind(enum.Enum):
 
 
 _KINDS_BY_LETTER: Final[dict[str, FlexRegIdKind]] = {k.value: k for k in FlexRegIdKind}
+_EXAMPLES: Final = {"P": "P-3M9QX2HDK7P", "A": "A-3M9QX2HDK7A"}
 
 
 def flexreg_check_value(payload: str) -> int:
@@ -118,7 +119,7 @@ def _split(raw: str) -> tuple[FlexRegIdKind, str]:
         raise IdentifierError(
             "flexreg_id.bad_length",
             f"A FlexReg ID is {letter}- followed by {_TAIL_LENGTH} characters, "
-            f"e.g. {letter}-3M9QX2HDK7W.",
+            f"e.g. {_EXAMPLES[letter]}.",
         )
     tail = tail.translate(_LOOKALIKES)
     for char in tail:
@@ -132,7 +133,7 @@ def _split(raw: str) -> tuple[FlexRegIdKind, str]:
 
 @dataclass(frozen=True, slots=True)
 class FlexRegId:
-    """A Participant ID or Asset ID in canonical form (``P-3M9QX2HDK7W``).
+    """A Participant ID or Asset ID in canonical form (``P-3M9QX2HDK7P``).
 
     Every instance is a :class:`ParticipantId` or an :class:`AssetId` (the base cannot be
     constructed). ``FlexRegId.parse`` accepts either kind and returns the matching

@@ -253,8 +253,7 @@ class BasicCompanyDataIterator(Iterator[BasicCompanyRecord]):
         missing = [column for column in REQUIRED_COLUMNS if column not in index]
         if missing:
             raise BasicCompanyDataError(
-                f"{self.path} is not Basic Company Data: the header lacks "
-                f"{', '.join(missing)}."
+                f"{self.path} is not Basic Company Data: the header lacks {', '.join(missing)}."
             )
         return index, len(names)
 

@@ -108,7 +108,6 @@ OFFICERS_PAGE_SIZE: Final = 100
 MAX_OFFICER_PAGES: Final = 500
 
 
-
 # --- errors -----------------------------------------------------------------------------
 class CompaniesHouseError(Exception):
     """Base class for every error of this adapter; ``code`` is stable."""
@@ -459,8 +458,7 @@ class CompaniesHouseClient:
             except httpx.TimeoutException as exc:
                 if last_try:
                     raise CompaniesHouseUnavailable(
-                        f"Companies House timed out fetching {what} "
-                        f"({attempts} attempt(s))."
+                        f"Companies House timed out fetching {what} ({attempts} attempt(s))."
                     ) from exc
                 self._pause(attempt, None, reason=type(exc).__name__)
                 continue
@@ -530,4 +528,3 @@ def client_from_settings() -> CompaniesHouseClient:
         api_key=str(getattr(settings, "COMPANIES_HOUSE_API_KEY", "")),
         timeout=float(getattr(settings, "COMPANIES_HOUSE_TIMEOUT", 5.0)),
     )
-

@@ -138,7 +138,7 @@ _SPECIAL_LETTERS: Final = str.maketrans(
         "đ": "d",
         "ð": "d",
         "þ": "th",
-        "ı": "i",
+        "\u0131": "i",  # dotless i
         "ħ": "h",
     }
 )
@@ -394,8 +394,7 @@ def check_declaration(
         reasons.append(
             Reason(
                 "declarant.not_found",
-                f"No officer of {profile.company_number} has a name matching "
-                f"'{declarant_name}'.",
+                f"No officer of {profile.company_number} has a name matching '{declarant_name}'.",
             )
         )
 

@@ -44,6 +44,8 @@ PINNED_IDS = [
     "P-0000000000P",
     "A-0000000000A",
     "P-ZZZZZZZZZZ2",
+    "P-3M9QX2HDK7P",  # the example in the docstring and error messages
+    "A-3M9QX2HDK7A",
 ]
 
 #: Every symbol that can appear in canonical form.

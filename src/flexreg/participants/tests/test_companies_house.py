@@ -156,6 +156,30 @@ def test_happy_path_declaration_end_to_end(client: CompaniesHouseClient) -> None
     assert check.matched_officer.name == "SMITH, Jane Elizabeth"
 
 
+@pytest.mark.parametrize(
+    ("number", "declarant", "codes"),
+    [
+        ("99000001", "Jane Smith", ()),
+        ("99000001", "J Smith", ("declarant.partial_match",)),
+        ("99000002", "Jane Smith", ("company.not_active",)),
+        ("99000003", "Jane Smith", ("declarant.resigned",)),
+        ("OC990004", "Owen Williams", ()),
+        ("99000005", "Ruth Zephaniah", ()),
+        ("99000006", "Anne Bronte", ()),
+        ("99000006", "sean oneill", ()),
+        ("99000007", "Peter Brown", ("declarant.role_cannot_bind",)),
+        ("99000008", "Susan Clarke", ("company.not_active",)),
+        ("99000009", "John Smith", ("declarant.ambiguous",)),
+    ],
+)
+def test_sample_companies_behave_as_documented(
+    client: CompaniesHouseClient, number: str, declarant: str, codes: tuple[str, ...]
+) -> None:
+    check = check_declaration(client.get_company(number), client.list_officers(number), declarant)
+    assert check.codes == codes
+    assert check.passed == (codes == ())
+
+
 def test_llp_members(client: CompaniesHouseClient) -> None:
     assert client.get_company("OC990004").company_type == "llp"
     roles = {officer.name: officer.officer_role for officer in client.list_officers("OC990004")}
@@ -207,9 +231,7 @@ def test_rate_limited_then_success_honours_retry_after(
 
 
 def test_retry_after_is_capped_at_max_backoff(stub: StubServer, sleeps: SleepRecorder) -> None:
-    with CompaniesHouseClient(
-        stub.url, KEY, max_retries=3, max_backoff=0.25, sleep=sleeps
-    ) as ch:
+    with CompaniesHouseClient(stub.url, KEY, max_retries=3, max_backoff=0.25, sleep=sleeps) as ch:
         ch.get_company("99000429")
     assert sleeps.delays == [0.25, 0.25]
 
@@ -217,9 +239,11 @@ def test_retry_after_is_capped_at_max_backoff(stub: StubServer, sleeps: SleepRec
 def test_rate_limit_outlasting_retries_is_unavailable(
     stub: StubServer, sleeps: SleepRecorder
 ) -> None:
-    with CompaniesHouseClient(stub.url, KEY, max_retries=1, sleep=sleeps) as ch:
-        with pytest.raises(CompaniesHouseUnavailable) as caught:
-            ch.get_company("99000429")
+    with (
+        CompaniesHouseClient(stub.url, KEY, max_retries=1, sleep=sleeps) as ch,
+        pytest.raises(CompaniesHouseUnavailable) as caught,
+    ):
+        ch.get_company("99000429")
     assert caught.value.status_code == 429
     assert "rate limited" in str(caught.value)
 
@@ -257,19 +281,23 @@ def test_connection_refused_is_unavailable(sleeps: SleepRecorder) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with CompaniesHouseClient(
-        f"http://127.0.0.1:{port}", KEY, timeout=0.5, max_retries=2, sleep=sleeps
-    ) as ch:
-        with pytest.raises(CompaniesHouseUnavailable):
-            ch.get_company("99000001")
+    with (
+        CompaniesHouseClient(
+            f"http://127.0.0.1:{port}", KEY, timeout=0.5, max_retries=2, sleep=sleeps
+        ) as ch,
+        pytest.raises(CompaniesHouseUnavailable),
+    ):
+        ch.get_company("99000001")
     assert len(sleeps.delays) == 2
 
 
 # --- authentication ---------------------------------------------------------------------
 def test_wrong_api_key_is_an_auth_error(stub: StubServer, sleeps: SleepRecorder) -> None:
-    with CompaniesHouseClient(stub.url, "not-the-key", sleep=sleeps) as ch:
-        with pytest.raises(CompaniesHouseAuthError) as caught:
-            ch.get_company("99000001")
+    with (
+        CompaniesHouseClient(stub.url, "not-the-key", sleep=sleeps) as ch,
+        pytest.raises(CompaniesHouseAuthError) as caught,
+    ):
+        ch.get_company("99000001")
     assert caught.value.code == "companies_house.auth"
     assert caught.value.status_code == 401
     assert len(stub.request_log) == 1  # never retried
@@ -363,7 +391,11 @@ def mock_client(
     )
 
 
-PROFILE = {"company_number": "00000123", "company_name": "X (SAMPLE)", "company_status": "active"}
+PROFILE: dict[str, Any] = {
+    "company_number": "00000123",
+    "company_name": "X (SAMPLE)",
+    "company_status": "active",
+}
 
 
 def test_auth_is_basic_with_the_key_as_user_and_an_empty_password() -> None:
@@ -461,9 +493,11 @@ def test_officer_paging_rejects_a_server_that_ignores_start_index() -> None:
         "start_index": 0,
         "total_results": 10_000,
     }
-    with mock_client(lambda request: httpx.Response(200, json=page)) as ch:
-        with pytest.raises(CompaniesHouseInvalidResponse, match="index"):
-            ch.list_officers("123")
+    with (
+        mock_client(lambda request: httpx.Response(200, json=page)) as ch,
+        pytest.raises(CompaniesHouseInvalidResponse, match="index"),
+    ):
+        ch.list_officers("123")
 
 
 def test_officer_paging_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -481,16 +515,20 @@ def test_officer_paging_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_profile_for_another_company_is_rejected() -> None:
-    with mock_client(lambda request: httpx.Response(200, json=PROFILE)) as ch:
-        with pytest.raises(CompaniesHouseInvalidResponse, match="00000124"):
-            ch.get_company("124")
+    with (
+        mock_client(lambda request: httpx.Response(200, json=PROFILE)) as ch,
+        pytest.raises(CompaniesHouseInvalidResponse, match="00000124"),
+    ):
+        ch.get_company("124")
 
 
 def test_extra_fields_are_ignored_and_types_checked() -> None:
     body = {**PROFILE, "date_of_creation": "not a date"}
-    with mock_client(lambda request: httpx.Response(200, json=body)) as ch:
-        with pytest.raises(CompaniesHouseInvalidResponse, match="date_of_creation"):
-            ch.get_company("123")
+    with (
+        mock_client(lambda request: httpx.Response(200, json=body)) as ch,
+        pytest.raises(CompaniesHouseInvalidResponse, match="date_of_creation"),
+    ):
+        ch.get_company("123")
     body = {**PROFILE, "something_new": {"nested": True}, "date_of_creation": "2020-01-02"}
     with mock_client(lambda request: httpx.Response(200, json=body)) as ch:
         assert ch.get_company("123").date_of_creation == date(2020, 1, 2)

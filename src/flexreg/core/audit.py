@@ -141,6 +141,8 @@ def record(
         for name in sorted(personal_fields & set(changes.get(side, {}))):
             path = f"{side}.{name}"
             value = changes[side][name]
+            if value is None:
+                continue
             salt = secrets.token_hex(16)
             digest = _digest(salt, canonical(value))
             changes[side][name] = _REDACTED

@@ -80,6 +80,10 @@ class OrganisationDetailsForm(GovukForm):
         hint="8 characters, like 01234567 or SC123456.", width="govuk-input--width-10",
         spellcheck=False,
     )
+    llp_number = text(
+        "LLP number", "Enter the LLP number", hint="8 characters, like OC123456.",
+        width="govuk-input--width-10", spellcheck=False,
+    )
     non_uk_country = text(
         "Country of registration", "Enter the country of registration",
         hint="A 2-letter country code, like IE or DE.", width="govuk-input--width-4",
@@ -164,6 +168,7 @@ class OrganisationDetailsForm(GovukForm):
         "email_domains": ("email_domains",),
     }
     aliases = {
+        ("llp_number",): "llp_number",
         ("registered_address", "country"): "non_uk_country",
         ("non_uk_registration",): "non_uk_country",
     }
@@ -174,14 +179,56 @@ class OrganisationDetailsForm(GovukForm):
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        initial = dict(kwargs.get("initial") or {})
+        if initial.get("organisation_type") == OrganisationType.LLP:
+            # One input per radio: an LLP's number is shown (and entered) in its own field.
+            initial["llp_number"], initial["company_number"] = initial.get("company_number"), ""
+            kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.fields["non_uk_country"].pattern_message = (  # type: ignore[attr-defined]
             "Enter the country as a 2-letter code, like IE"
         )
         self.checked: schemas.OrganisationIn | None = None
 
+    # The fields revealed under each organisation type's radio.
+    conditional = {
+        OrganisationType.COMPANY.value: ("company_number",),
+        OrganisationType.LLP.value: ("llp_number",),
+        OrganisationType.NON_UK.value: (
+            "non_uk_country", "non_uk_registry", "non_uk_registration_number",
+        ),
+    }
+
+    def organisation_types(self) -> list[dict[str, Any]]:
+        """The type radios, each with its id and the bound fields it reveals."""
+        return [
+            {
+                "value": value,
+                "label": label,
+                "id": "organisation_type" if n == 1 else f"organisation_type-{n}",
+                "fields": [self[name] for name in self.conditional.get(value, ())],
+            }
+            for n, (value, label) in enumerate(OrganisationType.choices, start=1)
+        ]
+
+    @staticmethod
+    def number_field(organisation_type: str | None, name: str | None) -> str | None:
+        """The company number's errors go to the input shown for the chosen type."""
+        if name == "company_number" and organisation_type == OrganisationType.LLP:
+            return "llp_number"
+        return name
+
+    def add_schema_errors(self, errors: list[Any]) -> list[Any]:
+        org_type = self.data.get("organisation_type")
+        for err in errors:
+            if self.field_for(err.get("loc", ()), str(err.get("type", ""))) == "company_number":
+                err["loc"] = ("llp_number",) if org_type == OrganisationType.LLP else err["loc"]
+        return super().add_schema_errors(errors)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("organisation_type") == OrganisationType.LLP:
+            data = {**data, "company_number": data.get("llp_number") or ""}
         payload = organisation_input(data, declaration=None, roles=_PLACEHOLDER_ROLES)
         self.checked = self.validate_schema(schemas.OrganisationIn, payload)
         return data

@@ -15,7 +15,8 @@ def effective_permissions(membership: Membership) -> frozenset[str]:
     if not membership.is_active or held_role.status in {RoleStatus.WITHDRAWN, RoleStatus.REJECTED}:
         return frozenset()
     granted = frozenset(membership.permissions) & catalogue.allowed_for_role(held_role.role)
-    if participant.status == ParticipantStatus.PENDING_VERIFICATION:
+    if participant.status in (ParticipantStatus.PENDING_VERIFICATION, ParticipantStatus.REJECTED):
+        # Applicants follow their application, fix their details and may apply again.
         return granted & catalogue.applicant_permissions(held_role.role)
     if participant.status == ParticipantStatus.ACTIVE:
         if held_role.status == RoleStatus.ACTIVE:

@@ -81,9 +81,7 @@ def normalise_company_name(name: str) -> str:
     folded = re.sub(r"[^a-z0-9 ]+", " ", folded)
     folded = re.sub(r"\s+", " ", folded).strip()
     for long, short in sorted(_COMPANY_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
-        if folded.endswith(" " + long):
-            folded = folded[: -len(long)] + short
-            break
+        folded = re.sub(rf"\b{long}\b", short, folded)
     return folded.removeprefix("the ")
 
 

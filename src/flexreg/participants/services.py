@@ -515,9 +515,8 @@ def decide_verification(
     if decision == "approve":
         _activate(acting, participant, f"Approved by the central operator: {reason}")
     else:
+        # Requested roles stay pending: the applicant may fix things and apply again.
         _transition(acting, participant, "reject", reason)
-        for held in participant.roles.filter(status=RoleStatus.PENDING):
-            _set_role_status(acting, held, "reject", reason)
     return verification
 
 
@@ -584,7 +583,7 @@ def update(
             f"The participant changed since version {expected_version} (now "
             f"{participant.version}). Read it again and re-apply your change."
         )
-    if participant.status in (S.WITHDRAWN, S.REJECTED):
+    if participant.status == S.WITHDRAWN:
         raise DomainError(
             code="participant.read_only",
             detail=f"A {participant.status} participant cannot be changed.",

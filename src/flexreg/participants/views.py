@@ -46,6 +46,7 @@ from flexreg.participants.models import (
 )
 
 DRAFT_KEY = "registration_draft"
+
 QUEUE_LIMIT = 200
 
 PARTICIPANT_TAGS = {
@@ -180,8 +181,7 @@ def _step(
 @portal_requires(permissions.REGISTER)
 def register_organisation(request: HttpRequest) -> HttpResponse:
     return _step(request, OrganisationDetailsForm, "organisation",
-                 "participants/register_organisation.html",
-                 {"company_types": sorted(COMPANY_TYPES), "non_uk": OrganisationType.NON_UK.value})
+                 "participants/register_organisation.html")
 
 
 @portal_requires(permissions.REGISTER)
@@ -267,25 +267,26 @@ def _summary_entry(step: str, field: str | None, message: str) -> dict[str, str]
     return {"href": f"{url}#{field}" if field else url, "text": message}
 
 
-def _schema_errors(exc: pydantic.ValidationError) -> list[dict[str, str]]:
+def _schema_errors(exc: pydantic.ValidationError, org_type: str) -> list[dict[str, str]]:
     entries = []
     for err in exc.errors():
         code = str(err["type"])
         step, field = place_registration_error(err["loc"], code)
+        field = OrganisationDetailsForm.number_field(org_type, field)
         form_field = STEP_FORMS[step].base_fields.get(field or "")
         text = message_for(form_field, err) if form_field else str(err["msg"])
         entries.append(_summary_entry(step, field, text))
     return entries
 
 
-def _domain_errors(exc: DomainError) -> list[dict[str, str]]:
-    if exc.errors:
-        return [
-            _summary_entry(*place_registration_error(e.field.split("."), e.code), e.message)
-            for e in exc.errors
-        ]
-    step, field = place_registration_error((), exc.code)
-    return [_summary_entry(step, field, exc.detail)]
+def _domain_errors(exc: DomainError, org_type: str) -> list[dict[str, str]]:
+    placed = [
+        (*place_registration_error(e.field.split("."), e.code), e.message) for e in exc.errors
+    ] or [(*place_registration_error((), exc.code), exc.detail)]
+    return [
+        _summary_entry(step, OrganisationDetailsForm.number_field(org_type, field), message)
+        for step, field, message in placed
+    ]
 
 
 def _act_for(request: HttpRequest, participant: Participant) -> None:
@@ -309,14 +310,14 @@ def register_check(request: HttpRequest) -> HttpResponse:
         try:
             data = schemas.OrganisationIn.model_validate(payload)
         except pydantic.ValidationError as exc:
-            errors = _schema_errors(exc)
+            errors = _schema_errors(exc, draft["organisation"]["organisation_type"])
         else:
             try:
                 participant = services.register(_acting(request), data)
             except DomainError as exc:
                 if exc.status in (401, 403, 404):
                     raise
-                errors = _domain_errors(exc)
+                errors = _domain_errors(exc, draft["organisation"]["organisation_type"])
             else:
                 services.check_after_registration(participant)
                 request.session.pop(DRAFT_KEY, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -80,7 +81,7 @@ def error_links(html: str) -> dict[str, str]:
     summary = re.search(r'<div class="govuk-error-summary".*?</ul>', html, re.S)
     assert summary, "no error summary on the page"
     return {
-        href: re.sub(r"\s+", " ", text).strip()
+        htmllib.unescape(href): htmllib.unescape(re.sub(r"\s+", " ", text).strip())
         for href, text in re.findall(r'<a href="([^"]+)">(.*?)</a>', summary.group(0), re.S)
     }
 

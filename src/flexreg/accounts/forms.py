@@ -56,7 +56,8 @@ def message_for(field: forms.Field, err: Mapping[str, Any]) -> str:
     blank = getattr(field, "blank_message", "") or f"Enter {str(field.label).lower()}"
     if code == "string_too_short" and int(ctx.get("min_length") or 1) > 1 and err.get("input"):
         return f"{field.label} must be at least {ctx['min_length']} characters"
-    if code in _BLANK_TYPES or code.endswith((".empty", ".required")):
+    empty = "input" in err and err["input"] in ("", None, [])
+    if empty or code in _BLANK_TYPES or code.endswith((".empty", ".required")):
         return blank
     if code == "string_too_long":
         return f"{field.label} must be {ctx.get('max_length')} characters or fewer"

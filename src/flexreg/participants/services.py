@@ -357,6 +357,12 @@ def run_companies_house_check(verification_pk: int, client: Any = None) -> Verif
         return _conclude(verification_pk, passed=False, snapshot={}, officer={}, reasons=[{
             "code": "company.not_found",
             "message": f"Companies House has no company {number}."}])
+    except (ch.CompaniesHouseAuthError, ch.CompaniesHouseBadRequest) as exc:
+        # Not configured (no or wrong API key) or refused: retrying will not help.
+        return _conclude_offline(verification_pk, number, {
+            "code": "companies_house.not_configured",
+            "message": f"Companies House refused FlexReg's request ({exc}); check by hand.",
+        })
     except ch.CompaniesHouseError as exc:
         return _defer(verification_pk, exc)
     finally:
@@ -376,6 +382,20 @@ def run_companies_house_check(verification_pk: int, client: Any = None) -> Verif
         verification_pk, passed=check.passed and not reasons, snapshot=company,
         officer=officer, reasons=reasons,
     )
+
+
+def _conclude_offline(verification_pk: int, number: str, reason: dict[str, str]) -> Verification:
+    """Send to review, with what the imported bulk data says about the company if anything."""
+    facts = offline_company_facts(number)
+    reasons = [reason]
+    if facts is None:
+        reasons.append({"code": "company.no_offline_record",
+                        "message": "The company is not in the imported Basic Company Data."})
+    elif facts["company_status"] != "active":
+        reasons.append({"code": "company.not_active",
+                        "message": f"Basic Company Data says: {facts['status_label']}."})
+    return _conclude(verification_pk, passed=False, snapshot=facts or {}, officer={},
+                     reasons=reasons)
 
 
 def _system() -> Acting:
@@ -434,6 +454,9 @@ def _defer(verification_pk: int, exc: Exception) -> Verification:
             "code": "companies_house.unavailable",
             "message": f"Companies House could not be reached for {waited}: {exc}",
         }]
+        facts = offline_company_facts(verification.participant.company_number or "")
+        if facts is not None:
+            verification.company_snapshot = facts
         action = "verification.sent_to_review"
     else:
         verification.next_attempt_at = now + _backoff(verification.attempts)
@@ -742,3 +765,64 @@ def grant_authorised_person(acting: Acting, held: ParticipantRole, user_id: int)
     """Make a user an Authorised Person of a participant role (operator set-up, demo data)."""
     with transaction.atomic():
         return _grant_membership(acting, held, user_id, authorised_person=True)
+
+
+# --- Companies House's bulk data (offline source) -------------------------------------------
+
+
+def import_basic_company_data(path: Any, batch_size: int = 5000) -> dict[str, Any]:
+    """Load (or refresh) Companies House's Basic Company Data CSV into ``RegisteredCompany``.
+
+    Streams the file and upserts in batches, each its own transaction, so a 5.7 million row
+    file runs in bounded memory and an interruption keeps what was loaded. Malformed rows
+    are skipped and counted, never fatal. Returns the counts.
+    """
+    from flexreg.participants.basic_company_data import iter_basic_company_data
+    from flexreg.participants.models import RegisteredCompany
+
+    now = timezone.now()
+    fields = ["company_name", "status", "status_label", "category", "incorporation_date",
+              "dissolution_date", "postcode", "address", "imported_at"]
+
+    def flush(rows: list[RegisteredCompany]) -> None:
+        with transaction.atomic():
+            RegisteredCompany.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["company_number"], update_fields=fields
+            )
+
+    with iter_basic_company_data(path) as records:
+        pending: dict[str, RegisteredCompany] = {}
+        for r in records:
+            pending[r.company_number] = RegisteredCompany(
+                company_number=r.company_number, company_name=r.company_name[:300],
+                status=r.status or "unknown", status_label=r.status_label[:100],
+                category=(r.category or "")[:100], incorporation_date=r.incorporation_date,
+                dissolution_date=r.dissolution_date, postcode=(r.postcode or "")[:10],
+                address={"address_line_1": r.address_line_1, "address_line_2": r.address_line_2,
+                         "locality": r.post_town, "region": r.county, "country": r.country,
+                         "postal_code": r.postcode},
+                imported_at=now,
+            )
+            if len(pending) >= batch_size:
+                flush(list(pending.values()))
+                pending.clear()
+        if pending:
+            flush(list(pending.values()))
+        return {
+            "loaded": records.yielded,
+            "skipped": records.skipped,
+            "skip_reasons": dict(records.skip_reasons),
+            "unknown_status_labels": dict(records.unknown_status_labels),
+        }
+
+
+def offline_company_facts(company_number: str) -> dict[str, Any] | None:
+    """What the bulk data says about a company, if it was imported."""
+    from flexreg.participants.models import RegisteredCompany
+
+    row = RegisteredCompany.objects.filter(company_number=company_number).first()
+    if row is None:
+        return None
+    return {"source": "basic_company_data", "company_number": row.company_number,
+            "company_name": row.company_name, "company_status": row.status,
+            "status_label": row.status_label, "imported_at": row.imported_at.isoformat()}

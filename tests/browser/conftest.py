@@ -45,9 +45,13 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
 
+    def _console(self, message: Any) -> None:
+        # A 403/404 page is a failed load for Chrome too; static failures are caught below.
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.items.append(f"console {message.type}: {message.text}")
+
     def watch(self, page: Any) -> Any:
-        page.on("console", lambda m: self.items.append(f"console {m.type}: {m.text}")
-                if m.type == "error" else None)
+        page.on("console", self._console)
         page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
         page.on("response", lambda r: self.items.append(f"HTTP {r.status} {r.url}")
                 if r.status >= 400 and "/static/" in r.url else None)

@@ -1,0 +1,185 @@
+"""The whole registration journey in Chromium, checking every page with axe-core.
+
+A: a new user registers the sample company 99000001 with its director Jane Smith and is
+verified automatically. B: another user registers 99000003, whose director Jane Smith has
+resigned, so it goes to the central operator, who approves it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = os.environ.get("FLEXREG_SCREENSHOTS", "")
+
+
+def check_accessibility(page: Any) -> None:
+    """axe-core on the current page: no serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    if bad:
+        print(json.dumps(bad, indent=2)[:5000])
+    assert not bad, f"{page.url}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in bad)
+
+
+def visit(page: Any, title: str) -> None:
+    """We are on the page titled ``title``: check the layout and its accessibility."""
+    page.wait_for_load_state()
+    assert page.title() == f"{title} – FlexReg", page.title()
+    assert page.locator("html").get_attribute("lang") == "en-GB"
+    assert page.locator("main#main-content").count() == 1
+    assert page.locator("body.govuk-frontend-supported").count() == 1  # init.js ran
+    check_accessibility(page)
+
+
+def screenshot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def create_account(page: Any, name: str, email: str) -> None:
+    page.goto("/")
+    visit(page, "Register for GB flexibility markets")
+    page.get_by_role("button", name="Start now").click()
+    visit(page, "Create an account")
+    page.get_by_label("Full name").fill(name)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    visit(page, "Register your organisation")
+
+
+def register_organisation(
+    page: Any, *, legal_name: str, company_number: str, declarant: str, roles: list[str]
+) -> None:
+    screenshot(page, "task-list")
+    page.get_by_role("link", name="Organisation details").click()
+    visit(page, "Organisation details")
+    # Nothing entered: an error summary linked to the fields, checked for accessibility too.
+    page.get_by_role("button", name="Save and continue").click()
+    visit(page, "Error: Organisation details")
+    summary = page.locator(".govuk-error-summary")
+    assert summary.is_visible()
+    summary.get_by_role("link", name="Enter the organisation's legal name").click()
+    assert page.evaluate("document.activeElement.id") == "legal_name"
+
+    page.get_by_label("Legal name").fill(legal_name)
+    company_number_field = page.locator("#company_number")
+    assert not company_number_field.is_visible()  # revealed by the radio
+    page.get_by_label("UK company").check()
+    company_number_field.fill(company_number)
+    page.get_by_label("Address line 1").fill("1 Sample Street")
+    page.get_by_label("Town or city").fill("London")
+    page.get_by_label("Postcode").fill("sw1a 1aa")
+    page.locator("#primary_name").fill(declarant)
+    page.locator("#primary_email").fill("contact@sample.example")
+    page.locator("#primary_phone").fill("+44 20 7946 0000")
+    page.get_by_label("Organisation email domains").fill("sample.example")
+    page.get_by_role("button", name="Save and continue").click()
+    visit(page, "Register your organisation")
+
+    page.get_by_role("link", name="Director's declaration").click()
+    visit(page, "Director's declaration")
+    page.get_by_label("Full name of the declaring officer").fill(declarant)
+    page.get_by_label("Yes").check()
+    page.get_by_label("The declaring officer makes this declaration").check()
+    page.get_by_role("button", name="Save and continue").click()
+    visit(page, "Register your organisation")
+
+    page.get_by_role("link", name="Roles").click()
+    visit(page, "Roles")
+    for role in roles:
+        page.get_by_label(role).check()
+    page.get_by_role("button", name="Save and continue").click()
+    visit(page, "Register your organisation")
+    screenshot(page, "task-list-complete")
+
+    page.get_by_role("link", name="Check your answers").click()
+    visit(page, "Check your answers before registering")
+    assert page.get_by_text(legal_name).is_visible()
+    assert page.get_by_text("SW1A 1AA").is_visible()  # normalised by the schema
+    screenshot(page, "check-answers")
+    page.get_by_role("button", name="Register").click()
+    visit(page, legal_name)
+
+
+def participant_id_of(page: Any) -> str:
+    value = page.locator("#participant-id").inner_text().strip()
+    assert re.fullmatch(r"[0-9A-Z]{6,20}", value), value
+    return str(value)
+
+
+def test_registration_verification_and_operator_approval(new_page: Any, operator: Any) -> None:
+    # --- A: verified automatically ---------------------------------------------------------
+    page = new_page()
+    create_account(page, "Jane Smith", "jane@brightwatt.example")
+    register_organisation(
+        page, legal_name="Brightwatt Flex Limited (Sample)", company_number="99000001",
+        declarant="Jane Smith", roles=["Flexibility Service Provider", "Asset Owner"],
+    )
+    assert page.locator("#participant-status").inner_text() == "Active"
+    assert page.locator('[data-role="FSP"]').inner_text() == "Active"
+    assert page.locator('[data-role="ASSET_OWNER"]').inner_text() == "Active"
+    assert "Registered: your Participant ID is" in page.locator(".govuk-notification-banner").inner_text()
+    participant_id_of(page)
+    screenshot(page, "participant-active")
+
+    page.get_by_role("link", name="My participants").click()
+    visit(page, "My participants")
+
+    # --- B: the declarant has resigned: the central operator reviews it ----------------------
+    page = new_page()
+    create_account(page, "Arjun Patel", "arjun@handover.example")
+    register_organisation(
+        page, legal_name="Handover Heat Pumps Limited (Sample)", company_number="99000003",
+        declarant="Jane Smith", roles=["Flexibility Service Provider"],
+    )
+    pending_id = participant_id_of(page)
+    assert page.locator("#participant-status").inner_text() == "Pending verification"
+    assert "with the central operator" in page.locator("main").inner_text().lower()
+
+    operator_page = new_page()
+    operator_page.goto("/sign-in/")
+    visit(operator_page, "Sign in")
+    operator_page.get_by_label("Email address").fill(operator[0].email)
+    operator_page.get_by_label("Password").fill(PASSWORD)
+    operator_page.get_by_role("button", name="Sign in").click()
+    visit(operator_page, "My participants")
+    operator_page.get_by_role("link", name="Review queue").click()
+    visit(operator_page, "Verification review queue")
+    operator_page.get_by_role("link", name="Handover Heat Pumps Limited (Sample)").click()
+    visit(operator_page, "Review verification of Handover Heat Pumps Limited (Sample)")
+    assert "HANDOVER HEAT PUMPS LIMITED (SAMPLE)" in operator_page.locator("main").inner_text()
+    operator_page.get_by_role("button", name="Record decision").click()
+    visit(operator_page, "Error: Review verification of Handover Heat Pumps Limited (Sample)")
+    operator_page.get_by_label("Approve").check()
+    operator_page.get_by_label("Reason for your decision").fill(
+        "Jane Smith's resignation post-dates the application; confirmed with Arjun Patel."
+    )
+    operator_page.get_by_role("button", name="Record decision").click()
+    visit(operator_page, "Verification review queue")
+    assert pending_id in operator_page.locator(".govuk-notification-banner").inner_text()
+
+    page.reload()
+    visit(page, "Handover Heat Pumps Limited (Sample)")
+    assert page.locator("#participant-status").inner_text() == "Active"
+    assert page.locator('[data-role="FSP"]').inner_text() == "Active"
+    assert "confirmed with Arjun Patel" in page.locator("main").inner_text()
+
+    # Pages for what is missing or forbidden are styled too.
+    page.goto("/operator/verifications/")
+    visit(page, "You do not have access to this page")
+    page.goto("/no-such-page/")
+    visit(page, "Page not found")

@@ -15,11 +15,18 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = os.environ.get("FLEXREG_SCREENSHOTS", "")
+# The password the root conftest's ``make_user`` gives every user; set from that conftest.
+PASSWORD = ""
+
+
+@pytest.fixture(autouse=True)
+def _root_password(pytestconfig: pytest.Config) -> None:
+    global PASSWORD
+    root = pytestconfig.pluginmanager.get_plugin(str(pytestconfig.rootpath / "conftest.py"))
+    PASSWORD = root.PASSWORD
 
 
 def check_accessibility(page: Any) -> None:

@@ -11,7 +11,6 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver
 
-from conftest import PASSWORD
 from flexreg import portal_urls
 from flexreg.accounts.middleware import SESSION_KEY
 from flexreg.accounts.portal_auth import PUBLIC
@@ -22,6 +21,17 @@ from flexreg.participants.models import Membership, Participant, Verification
 from flexreg.participants.schemas import OrganisationIn
 
 pytestmark = pytest.mark.django_db
+
+# The password the root conftest's ``make_user`` gives every user (read from that conftest:
+# ``import conftest`` would be ambiguous next to tests/browser/conftest.py).
+PASSWORD = ""
+
+
+@pytest.fixture(autouse=True)
+def _root_password(pytestconfig: pytest.Config) -> None:
+    global PASSWORD
+    root = pytestconfig.pluginmanager.get_plugin(str(pytestconfig.rootpath / "conftest.py"))
+    PASSWORD = root.PASSWORD
 
 ORGANISATION = {
     "legal_name": "Brightwatt Flex Limited (Sample)",

@@ -29,12 +29,36 @@ def _root_password(pytestconfig: pytest.Config) -> None:
     PASSWORD = root.PASSWORD
 
 
+def _known_govuk_issue(violation: dict[str, Any], node: dict[str, Any]) -> bool:
+    """GOV.UK Frontend sets ``aria-expanded`` on radios that reveal conditional questions.
+
+    The ARIA spec does not allow it on radios, but the GOV.UK Design System keeps it on
+    purpose after testing with screen-reader users (alphagov/govuk-frontend#979, listed as a
+    known axe issue). Only that exact case is excused.
+    """
+    failing = [check for check in node.get("all", []) + node.get("any", [])
+               if check.get("data")]
+    return (
+        violation["id"] == "aria-allowed-attr"
+        and "govuk-radios__input" in node.get("html", "")
+        and "aria-controls=" in node.get("html", "")
+        and all(check.get("data") in (['aria-expanded="false"'], ['aria-expanded="true"'])
+                for check in failing)
+    )
+
+
 def check_accessibility(page: Any) -> None:
     """axe-core on the current page: no serious or critical violations."""
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    bad = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") not in ("serious", "critical"):
+            continue
+        nodes = [n for n in violation["nodes"] if not _known_govuk_issue(violation, n)]
+        if nodes:
+            bad.append({**violation, "nodes": nodes})
     if bad:
         print(json.dumps(bad, indent=2)[:5000])
     assert not bad, f"{page.url}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in bad)

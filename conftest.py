@@ -42,20 +42,29 @@ def organisation_payload(**overrides: Any) -> dict[str, Any]:
         "organisation_type": "company",
         "company_number": "99000001",
         "registered_address": {
-            "line1": "1 Sample Street", "town": "London", "postcode": "sw1a 1aa",
+            "line1": "1 Sample Street",
+            "town": "London",
+            "postcode": "sw1a 1aa",
         },
         "vat_number": "GB980780684",
         "website": "https://brightwatt.example",
         "contacts": {
-            "primary": {"name": "Jane Smith", "email": "jane@brightwatt.example",
-                        "phone": "+44 20 7946 0000"},
-            "technical": {"name": "Tech Desk", "email": "tech@brightwatt.example",
-                          "phone": "+447911123456"},
+            "primary": {
+                "name": "Jane Smith",
+                "email": "jane@brightwatt.example",
+                "phone": "+44 20 7946 0000",
+            },
+            "technical": {
+                "name": "Tech Desk",
+                "email": "tech@brightwatt.example",
+                "phone": "+447911123456",
+            },
         },
         "email_domains": ["brightwatt.example"],
         "requested_roles": ["FSP", "ASSET_OWNER"],
         "declaration": {
-            "declarant_name": "Jane Smith", "declarant_is_applicant": True,
+            "declarant_name": "Jane Smith",
+            "declarant_is_applicant": True,
             "statement_accepted": True,
         },
     }
@@ -69,8 +78,11 @@ def individual_payload(**overrides: Any) -> dict[str, Any]:
         "given_name": "Alex",
         "family_name": "Householder",
         "address": {"line1": "2 Home Lane", "town": "Leeds", "postcode": "LS1 1AA"},
-        "contact": {"name": "Alex Householder", "email": "alex@home.example",
-                    "phone": "+447911123457"},
+        "contact": {
+            "name": "Alex Householder",
+            "email": "alex@home.example",
+            "phone": "+447911123457",
+        },
         "requested_roles": ["ASSET_OWNER"],
     }
     body.update(overrides)
@@ -95,7 +107,9 @@ class Api:
 
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         return self.client.post(
-            f"/api/v1{path}", body if body is not None else {}, content_type="application/json",
+            f"/api/v1{path}",
+            body if body is not None else {},
+            content_type="application/json",
             headers=self._headers(headers),
         )
 
@@ -171,14 +185,18 @@ def registered(make_user: Any, api_for: Any) -> Any:
     """register(payload) -> (user, response json, api acting for the first membership)."""
     from flexreg.participants.models import Membership
 
-    def register(payload: dict[str, Any] | None = None, user: Any = None) -> tuple[Any, dict[str, Any], Api]:
+    def register(
+        payload: dict[str, Any] | None = None, user: Any = None
+    ) -> tuple[Any, dict[str, Any], Api]:
         user = user or make_user()
         bare = api_for(user)
         response = bare.post("/participants", payload or organisation_payload())
         assert response.status_code == 201, response.content
         body = response.json()
         membership = (
-            Membership.objects.filter(user=user, participant_role__participant__participant_id=body["participant_id"])
+            Membership.objects.filter(
+                user=user, participant_role__participant__participant_id=body["participant_id"]
+            )
             .order_by("participant_role__role")
             .first()
         )

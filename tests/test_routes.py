@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from flexreg.accounts.api_auth import PUBLIC
 from flexreg.config.api import api
 from flexreg.core import permissions
-from flexreg.accounts.api_auth import PUBLIC
 
 
 def _operations() -> list[tuple[str, str, Any]]:
@@ -28,7 +28,11 @@ def test_every_api_operation_declares_a_known_permission() -> None:
     missing = [f"{m} {p}" for m, p, view in operations if not hasattr(view, "required_permission")]
     assert missing == []
     known = set(permissions.CATALOGUE) | {permissions.REGISTER, PUBLIC}
-    unknown = [(m, p, v.required_permission) for m, p, v in operations if v.required_permission not in known]
+    unknown = [
+        (m, p, v.required_permission)
+        for m, p, v in operations
+        if v.required_permission not in known
+    ]
     assert unknown == []
 
 
@@ -36,7 +40,9 @@ def test_catalogue_permissions_are_well_formed() -> None:
     for code, permission in permissions.CATALOGUE.items():
         resource, _, action = code.partition(":")
         assert resource and action and permission.roles, code
-        assert permission.roles <= set(__import__("flexreg.core.roles", fromlist=["ALL_ROLES"]).ALL_ROLES)
+        assert permission.roles <= set(
+            __import__("flexreg.core.roles", fromlist=["ALL_ROLES"]).ALL_ROLES
+        )
 
 
 @pytest.mark.django_db
@@ -53,3 +59,10 @@ def test_openapi_document_and_docs_are_served() -> None:
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert "script-src 'self'" in docs["Content-Security-Policy"]
+
+
+@pytest.mark.django_db
+def test_health_needs_no_token() -> None:
+    response = Client().get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}

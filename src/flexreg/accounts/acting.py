@@ -8,7 +8,9 @@ from flexreg.participants.models import Membership
 from flexreg.participants.policies import effective_permissions
 
 
-def acting_for(user: User, membership: Membership | None, *, via: str, token_id: int | None = None) -> Acting:
+def acting_for(
+    user: User, membership: Membership | None, *, via: str, token_id: int | None = None
+) -> Acting:
     if membership is None:
         return Acting(user_id=user.pk, user_label=user.email, via=via, token_id=token_id)
     held = membership.participant_role

@@ -15,7 +15,7 @@ from flexreg.accounts import tokens
 from flexreg.accounts.acting import acting_for
 from flexreg.accounts.models import ApiToken
 from flexreg.core import permissions
-from flexreg.core.acting import Acting
+from flexreg.core.acting import Acting, acting_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
@@ -29,9 +29,7 @@ class BearerAuth(HttpBearer):
         if key_id is None:
             return None
         row = (
-            ApiToken.objects.select_related(
-                "user", "membership__participant_role__participant"
-            )
+            ApiToken.objects.select_related("user", "membership__participant_role__participant")
             .filter(key_id=key_id)
             .first()
         )
@@ -62,7 +60,7 @@ def requires(permission: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             if permission != PUBLIC:
-                permissions.require(request.acting, permission)  # type: ignore[attr-defined]
+                permissions.require(acting_of(request), permission)
             return view(request, *args, **kwargs)
 
         wrapper.required_permission = permission  # type: ignore[attr-defined]

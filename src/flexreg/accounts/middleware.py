@@ -17,12 +17,12 @@ def _session_acting(request: HttpRequest) -> Acting:
     user = request.user
     if not user.is_authenticated:
         return Acting.anonymous()
-    memberships = usable_memberships(user)  # type: ignore[arg-type]
+    memberships = usable_memberships(user)
     chosen = request.session.get(SESSION_KEY)
     membership = next((m for m in memberships if m.pk == chosen), None)
     if membership is None and memberships:
         membership = memberships[0]
-    return acting_for(user, membership, via="session")  # type: ignore[arg-type]
+    return acting_for(user, membership, via="session")
 
 
 class ActingMembershipMiddleware:

@@ -34,7 +34,7 @@ class User(AbstractBaseUser):
     email_verified_at = models.DateTimeField(null=True, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -51,7 +51,9 @@ class ExternalIdentity(models.Model):
     link several identities; the same subject at another issuer is a different identity.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities"
+    )
     issuer = models.CharField(max_length=500)
     subject = models.CharField(max_length=255)
     provider = models.CharField(max_length=60)
@@ -75,9 +77,14 @@ class ApiToken(models.Model):
     membership may only register new participants and read its user's own access.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     membership = models.ForeignKey(
-        "participants.Membership", null=True, blank=True, on_delete=models.CASCADE,
+        "participants.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="api_tokens",
     )
     name = models.CharField(max_length=100)

@@ -35,8 +35,12 @@ def create_local_user(acting: Acting, *, email: str, password: str, full_name: s
     except IntegrityError:
         raise Conflict("user.email_taken", "An account with this email already exists.") from None
     audit.record(
-        acting, "user.created", object_type="user", object_id=str(user.pk),
-        after={"email": email, "full_name": full_name}, personal=("email", "full_name"),
+        acting,
+        "user.created",
+        object_type="user",
+        object_id=str(user.pk),
+        after={"email": email, "full_name": full_name},
+        personal=("email", "full_name"),
     )
     return user
 
@@ -52,15 +56,26 @@ def issue_token(
     days = min(days or settings.API_TOKEN_DEFAULT_DAYS, settings.API_TOKEN_MAX_DAYS)
     clear, key_id, digest = tokens.new_token()
     token = ApiToken.objects.create(
-        user=user, membership=membership, name=name, key_id=key_id, digest=digest,
+        user=user,
+        membership=membership,
+        name=name,
+        key_id=key_id,
+        digest=digest,
         expires_at=timezone.now() + dt.timedelta(days=days),
     )
     held = membership.participant_role if membership else None
     audit.record(
-        acting, "api_token.issued", object_type="api_token", object_id=key_id,
+        acting,
+        "api_token.issued",
+        object_type="api_token",
+        object_id=key_id,
         subject_participant_id=held.participant.participant_id if held else "",
-        after={"user_id": user.pk, "name": name, "expires_at": token.expires_at,
-               "membership": f"{held.participant.participant_id}/{held.role}" if held else None},
+        after={
+            "user_id": user.pk,
+            "name": name,
+            "expires_at": token.expires_at,
+            "membership": f"{held.participant.participant_id}/{held.role}" if held else None,
+        },
     )
     return token, clear
 
@@ -74,7 +89,11 @@ def revoke_token(acting: Acting, user: User, key_id: str) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit.record(
-            acting, "api_token.revoked", object_type="api_token", object_id=key_id,
-            before={"revoked_at": None}, after={"revoked_at": token.revoked_at},
+            acting,
+            "api_token.revoked",
+            object_type="api_token",
+            object_id=key_id,
+            before={"revoked_at": None},
+            after={"revoked_at": token.revoked_at},
         )
     return token

@@ -12,6 +12,7 @@ from flexreg.accounts.api import router as me_router
 from flexreg.accounts.api_auth import BearerAuth
 from flexreg.core import problems
 from flexreg.core.errors import DomainError
+from flexreg.ops.api import router as ops_router
 from flexreg.participants.api import operator_router
 from flexreg.participants.api import router as participants_router
 
@@ -31,6 +32,7 @@ api = NinjaAPI(
 api.add_router("/participants", participants_router)
 api.add_router("/operator", operator_router)
 api.add_router("/me", me_router)
+api.add_router("", ops_router)
 
 
 @api.exception_handler(DomainError)
@@ -46,7 +48,10 @@ def _validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 @api.exception_handler(AuthenticationError)
 def _auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problems.problem_response(
-        request, status=401, code="not_authenticated", title="Not authenticated",
+        request,
+        status=401,
+        code="not_authenticated",
+        title="Not authenticated",
         detail="Send a valid, unexpired bearer token: Authorization: Bearer frt_...",
         headers={"WWW-Authenticate": 'Bearer realm="flexreg"'},
     )
@@ -62,7 +67,10 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problems.problem_response(
-        request, status=exc.status_code, code=f"http_{exc.status_code}", title=str(exc.message),
+        request,
+        status=exc.status_code,
+        code=f"http_{exc.status_code}",
+        title=str(exc.message),
         detail=str(exc.message),
     )
 
@@ -71,6 +79,9 @@ def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unexpected error on %s", request.path)
     return problems.problem_response(
-        request, status=500, code="internal_error", title="Internal error",
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal error",
         detail="Something went wrong on our side. Quote the request id if you contact us.",
     )

@@ -160,9 +160,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = 0 if DEVELOPMENT else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEVELOPMENT
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool(
-    "FLEXREG_BEHIND_TLS_PROXY", False
-) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("FLEXREG_BEHIND_TLS_PROXY", False) else None
+)
 SECURE_SSL_REDIRECT = env_bool("FLEXREG_SSL_REDIRECT", False)
 
 # --- Static files ---------------------------------------------------------------------------

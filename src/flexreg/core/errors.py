@@ -34,9 +34,14 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    def __init__(self, errors: list[FieldError], detail: str = "Some fields are not valid.") -> None:
+    def __init__(
+        self, errors: list[FieldError], detail: str = "Some fields are not valid."
+    ) -> None:
         super().__init__(
-            code="validation_failed", detail=detail, status=422, title="Invalid request",
+            code="validation_failed",
+            detail=detail,
+            status=422,
+            title="Invalid request",
             errors=errors,
         )
 
@@ -44,7 +49,10 @@ class ValidationFailed(DomainError):
 class Conflict(DomainError):
     def __init__(self, code: str, detail: str, **extra: Any) -> None:
         super().__init__(
-            code=code, detail=detail, status=409, title="Conflict with the current state",
+            code=code,
+            detail=detail,
+            status=409,
+            title="Conflict with the current state",
             extra=extra,
         )
 

@@ -58,7 +58,9 @@ class SecurityHeadersMiddleware:
         policy = DOCS_CSP if request.path == "/api/v1/docs" else CSP
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

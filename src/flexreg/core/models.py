@@ -57,3 +57,6 @@ class AuditPersonalValue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "path"], name="audit_personal_unique_path")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}:{self.path}"

@@ -29,20 +29,60 @@ class Permission:
 CATALOGUE: dict[str, Permission] = {
     p.code: p
     for p in [
-        Permission("participant:read", "See the acting participant's full record.", ALL_ROLES, applicant=True),
-        Permission("participant:update", "Change the acting participant's self-serve details.", ALL_ROLES, applicant=True),
-        Permission("participant:withdraw", "Withdraw the acting participant from FlexReg.", MARKET_ROLES),
-        Permission("participant_roles:manage", "Ask for or withdraw the participant's market roles.", ALL_ROLES, applicant=True),
-        Permission("verification:submit", "Submit a director's declaration for verification.", ALL_ROLES, applicant=True),
-        Permission("registry:read", "List and read active participants in the registry.", ALL_ROLES),
+        Permission(
+            "participant:read",
+            "See the acting participant's full record.",
+            ALL_ROLES,
+            applicant=True,
+        ),
+        Permission(
+            "participant:update",
+            "Change the acting participant's self-serve details.",
+            ALL_ROLES,
+            applicant=True,
+        ),
+        Permission(
+            "participant:withdraw", "Withdraw the acting participant from FlexReg.", MARKET_ROLES
+        ),
+        Permission(
+            "participant_roles:manage",
+            "Ask for or withdraw the participant's market roles.",
+            ALL_ROLES,
+            applicant=True,
+        ),
+        Permission(
+            "verification:submit",
+            "Submit a director's declaration for verification.",
+            ALL_ROLES,
+            applicant=True,
+        ),
+        Permission(
+            "registry:read", "List and read active participants in the registry.", ALL_ROLES
+        ),
         Permission("memberships:read", "See who may act for the participant and how.", ALL_ROLES),
-        Permission("memberships:manage", "Grant, change and revoke users' access (Authorised Persons).", ALL_ROLES),
-        Permission("audit:read_own", "Read the audit trail of the acting participant's records.", ALL_ROLES),
+        Permission(
+            "memberships:manage",
+            "Grant, change and revoke users' access (Authorised Persons).",
+            ALL_ROLES,
+        ),
+        Permission(
+            "audit:read_own", "Read the audit trail of the acting participant's records.", ALL_ROLES
+        ),
         # Central operator and oversight.
         Permission("participants:read_all", "Read every participant's full record.", OVERSIGHT),
-        Permission("verification:review", "Review and decide verifications in the operator queue.", OPERATOR),
-        Permission("participants:transition", "Suspend, reinstate or withdraw any participant.", OPERATOR),
-        Permission("participant_roles:decide", "Approve or reject a participant's request for a role.", OPERATOR),
+        Permission(
+            "verification:review",
+            "Review and decide verifications in the operator queue.",
+            OPERATOR,
+        ),
+        Permission(
+            "participants:transition", "Suspend, reinstate or withdraw any participant.", OPERATOR
+        ),
+        Permission(
+            "participant_roles:decide",
+            "Approve or reject a participant's request for a role.",
+            OPERATOR,
+        ),
         Permission("audit:read_all", "Read the whole audit log.", OVERSIGHT),
     ]
 }

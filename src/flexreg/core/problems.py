@@ -60,8 +60,13 @@ def problem_response(
 
 def from_domain_error(request: HttpRequest | None, exc: DomainError) -> HttpResponse:
     return problem_response(
-        request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail,
-        errors=exc.errors, extra=exc.extra,
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        extra=exc.extra,
     )
 
 
@@ -100,9 +105,13 @@ def from_validation_errors(request: HttpRequest, errors: list[dict[str, Any]]) -
         if code is None:
             code = _PYDANTIC_CODES.get(kind, kind)
         if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         field_errors.append(FieldError(_path(err.get("loc", ())), code, message))
     return problem_response(
-        request, status=422, code="validation_failed", title="Invalid request",
-        detail=f"{len(field_errors)} field(s) are not valid.", errors=field_errors,
+        request,
+        status=422,
+        code="validation_failed",
+        title="Invalid request",
+        detail=f"{len(field_errors)} field(s) are not valid.",
+        errors=field_errors,
     )

@@ -19,17 +19,28 @@ ROLES: dict[str, MarketRole] = {
     r.code: r
     for r in [
         MarketRole("FSP", "Flexibility Service Provider", "Flexibility Service Providers"),
-        MarketRole("AGGREGATOR", "Aggregator (incl. Virtual Lead Party)", "Flexibility Service Providers"),
+        MarketRole(
+            "AGGREGATOR", "Aggregator (incl. Virtual Lead Party)", "Flexibility Service Providers"
+        ),
         MarketRole("ASSET_OWNER", "Asset Owner", "Flexibility Service Providers"),
         MarketRole("SUPPLIER", "Electricity Supplier", "Flexibility Service Providers"),
-        MarketRole("OEM", "Manufacturer / installer / device platform", "Flexibility Service Providers"),
+        MarketRole(
+            "OEM", "Manufacturer / installer / device platform", "Flexibility Service Providers"
+        ),
         MarketRole("DNO", "Distribution Network Operator", "System Operators"),
         MarketRole("IDNO", "Independent Distribution Network Operator", "System Operators"),
         MarketRole("NESO", "National Energy System Operator", "System Operators"),
         MarketRole("TO", "Transmission Owner", "System Operators"),
         MarketRole("MARKET_OPERATOR", "Flexibility market platform", "Market Operators"),
-        MarketRole("PLATFORM", "Third-party platform acting for clients", "Flexibility Service Providers"),
-        MarketRole("MARKET_FACILITATOR", "Central operator (FlexReg)", "Special Users", self_requestable=False),
+        MarketRole(
+            "PLATFORM", "Third-party platform acting for clients", "Flexibility Service Providers"
+        ),
+        MarketRole(
+            "MARKET_FACILITATOR",
+            "Central operator (FlexReg)",
+            "Special Users",
+            self_requestable=False,
+        ),
         MarketRole("REGULATOR", "Regulator or auditor", "Special Users", self_requestable=False),
     ]
 }

@@ -38,7 +38,9 @@ def email(value: str) -> str:
     try:
         _email(normalised)
     except DjangoValidationError as exc:
-        raise PydanticCustomError("email.invalid", "Enter an email address like name@example.com.") from exc
+        raise PydanticCustomError(
+            "email.invalid", "Enter an email address like name@example.com."
+        ) from exc
     return normalised
 
 
@@ -69,15 +71,21 @@ def uk_vat_number(value: str) -> str:
     if not normalised:
         return ""
     if not normalised.startswith(("GB", "XI")):
-        raise PydanticCustomError("vat.invalid", "Give a UK VAT number starting GB, like GB123456789.")
+        raise PydanticCustomError(
+            "vat.invalid", "Give a UK VAT number starting GB, like GB123456789."
+        )
     body = normalised[2:]
     if re.fullmatch(r"(GD[0-4]|HA[5-9])\d{2}", body):
         return normalised
     if not re.fullmatch(r"\d{9}(\d{3})?", body):
-        raise PydanticCustomError("vat.invalid", "A UK VAT number is GB followed by 9 or 12 digits.")
+        raise PydanticCustomError(
+            "vat.invalid", "A UK VAT number is GB followed by 9 or 12 digits."
+        )
     digits = [int(c) for c in body[:9]]
     total = sum(d * w for d, w in zip(digits[:7], range(8, 1, -1), strict=True))
     check = digits[7] * 10 + digits[8]
     if (total + check) % 97 != 0 and (total + 55 + check) % 97 != 0:
-        raise PydanticCustomError("vat.bad_check_digits", "The VAT number's check digits are wrong.")
+        raise PydanticCustomError(
+            "vat.bad_check_digits", "The VAT number's check digits are wrong."
+        )
     return normalised

@@ -7,6 +7,10 @@ API key needed), demo accounts with printed passwords. Never use it in productio
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flexreg.accounts.models import User
 
 DEMO_CH_PORT = int(os.environ.get("FLEXREG_DEMO_CH_PORT", "8001"))
 DEMO_PASSWORD = "flexreg-demo-2026"
@@ -27,7 +31,6 @@ def load_demo_data() -> list[str]:
     """Create the demo accounts and one registration waiting for review. Idempotent."""
     from django.db import transaction
 
-    from flexreg.accounts.models import User
     from flexreg.core.acting import Acting
     from flexreg.participants import services
     from flexreg.participants.models import Participant
@@ -42,31 +45,44 @@ def load_demo_data() -> list[str]:
         _user(APPLICANT_EMAIL, "Jane Smith (demo)")
         pending_user = _user(REVIEW_EMAIL, "Priya Pending (demo)")
     if not Participant.objects.filter(company_number="99000003").exists():
-        registration = RegistrationIn.model_validate({
-            "kind": "organisation",
-            "legal_name": "Handover Heat Pumps Limited (Sample)",
-            "organisation_type": "company",
-            "company_number": "99000003",
-            "registered_address": {"line1": "3 Sample Road", "town": "Bristol",
-                                   "postcode": "BS1 4DJ"},
-            "contacts": {"primary": {"name": "Priya Pending", "email": "priya@handover.example",
-                                     "phone": "+441174960000"}},
-            "email_domains": ["handover.example"],
-            "requested_roles": ["ASSET_OWNER"],
-            "declaration": {"declarant_name": "Jane Smith", "declarant_is_applicant": False,
-                            "statement_accepted": True},
-        })
+        registration = RegistrationIn.model_validate(
+            {
+                "kind": "organisation",
+                "legal_name": "Handover Heat Pumps Limited (Sample)",
+                "organisation_type": "company",
+                "company_number": "99000003",
+                "registered_address": {
+                    "line1": "3 Sample Road",
+                    "town": "Bristol",
+                    "postcode": "BS1 4DJ",
+                },
+                "contacts": {
+                    "primary": {
+                        "name": "Priya Pending",
+                        "email": "priya@handover.example",
+                        "phone": "+441174960000",
+                    }
+                },
+                "email_domains": ["handover.example"],
+                "requested_roles": ["ASSET_OWNER"],
+                "declaration": {
+                    "declarant_name": "Jane Smith",
+                    "declarant_is_applicant": False,
+                    "statement_accepted": True,
+                },
+            }
+        )
         user_acting = Acting(user_id=pending_user.pk, user_label=pending_user.email, via="cli")
         participant = services.register(user_acting, registration.root)
         services.check_after_registration(participant)
     lines.append(f"  central operator:   {OPERATOR_EMAIL} / {DEMO_PASSWORD}")
     lines.append(f"  new applicant:      {APPLICANT_EMAIL} / {DEMO_PASSWORD}")
     lines.append(f"  pending applicant:  {REVIEW_EMAIL} / {DEMO_PASSWORD}")
-    assert isinstance(operator, User)
     return lines
 
 
-def _user(email: str, name: str) -> object:
+def _user(email: str, name: str) -> User:
+
     from flexreg.accounts.models import User
 
     user = User.objects.filter(email=email).first()

@@ -1,13 +1,13 @@
 """Participants API: translate HTTP to selectors and services, nothing else."""
 
-
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Status, Header, Query, Router, Schema
+from ninja import Header, Query, Router, Schema, Status
 
 from flexreg.accounts.api_auth import requires
 from flexreg.core import permissions
+from flexreg.core.acting import acting_of
 from flexreg.core.errors import DomainError
 from flexreg.participants import schemas, selectors, services
 from flexreg.participants.models import Participant
@@ -31,7 +31,7 @@ operator_router = Router(tags=["central operator"])
 
 
 def _out(request: HttpRequest, participant: Participant) -> ParticipantFull | ParticipantPublic:
-    if selectors.view_of(request.acting, participant) == "full":  # type: ignore[attr-defined]
+    if selectors.view_of(acting_of(request), participant) == "full":
         return schemas.full_out(participant, selectors.latest_verification(participant))
     return schemas.public_out(participant)
 
@@ -47,15 +47,20 @@ def _if_match(value: str | None) -> int | None:
         return int(value.strip().strip('"').rsplit("-v", 1)[1])
     except (IndexError, ValueError):
         raise DomainError(
-            code="if_match.invalid", detail="If-Match must be an ETag from a GET of this record.",
-            status=400, title="Bad request",
+            code="if_match.invalid",
+            detail="If-Match must be an ETag from a GET of this record.",
+            status=400,
+            title="Bad request",
         ) from None
 
 
 def _role_out(held: Any) -> RoleOut:
     return RoleOut(
-        role=held.role, status=held.status, requested_at=held.requested_at,
-        status_changed_at=held.status_changed_at, status_reason=held.status_reason,
+        role=held.role,
+        status=held.status,
+        requested_at=held.requested_at,
+        status_changed_at=held.status_changed_at,
+        status_reason=held.status_reason,
     )
 
 
@@ -70,7 +75,7 @@ class ParticipantFilters(Schema):
 @router.post("", response={201: ParticipantFull}, summary="Register an organisation or individual")
 @requires(permissions.REGISTER)
 def register(request: HttpRequest, body: RegistrationIn) -> Status[ParticipantFull]:
-    participant = services.register(request.acting, body.root)  # type: ignore[attr-defined]
+    participant = services.register(acting_of(request), body.root)
     services.check_after_registration(participant)
     participant = Participant.objects.get(pk=participant.pk)
     return Status(201, schemas.full_out(participant, selectors.latest_verification(participant)))
@@ -80,9 +85,12 @@ def register(request: HttpRequest, body: RegistrationIn) -> Status[ParticipantFu
 @requires("participant:read")
 def list_participants(request: HttpRequest, filters: Query[ParticipantFilters]) -> ParticipantPage:
     rows, next_cursor = selectors.page(
-        request.acting,  # type: ignore[attr-defined]
-        role=filters.role, status=filters.status, name=filters.name,
-        cursor=filters.cursor, limit=filters.limit,
+        acting_of(request),
+        role=filters.role,
+        status=filters.status,
+        name=filters.name,
+        cursor=filters.cursor,
+        limit=filters.limit,
     )
     return ParticipantPage(items=[_out(request, p) for p in rows], next_cursor=next_cursor)
 
@@ -90,7 +98,7 @@ def list_participants(request: HttpRequest, filters: Query[ParticipantFilters]) 
 @router.get("/{participant_id}", response=ParticipantFull | ParticipantPublic)
 @requires("participant:read")
 def get_participant(request: HttpRequest, participant_id: str, response: HttpResponse) -> Any:
-    participant = selectors.participant_for(request.acting, participant_id)  # type: ignore[attr-defined]
+    participant = selectors.participant_for(acting_of(request), participant_id)
     response["ETag"] = _etag(participant)
     return _out(request, participant)
 
@@ -98,10 +106,13 @@ def get_participant(request: HttpRequest, participant_id: str, response: HttpRes
 @router.patch("/{participant_id}", response=ParticipantFull, summary="Change self-serve details")
 @requires("participant:update")
 def update_participant(
-    request: HttpRequest, participant_id: str, body: ParticipantPatch, response: HttpResponse,
+    request: HttpRequest,
+    participant_id: str,
+    body: ParticipantPatch,
+    response: HttpResponse,
     if_match: str | None = Header(None, alias="If-Match"),
 ) -> ParticipantFull:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     participant = services.update(acting, participant, body, _if_match(if_match))
     participant = selectors.participant_for(acting, participant.participant_id)
@@ -112,7 +123,7 @@ def update_participant(
 @router.post("/{participant_id}/roles", response={201: RoleOut}, summary="Ask for a role")
 @requires("participant_roles:manage")
 def add_role(request: HttpRequest, participant_id: str, body: RoleIn) -> Status[RoleOut]:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     return Status(201, _role_out(services.add_role(acting, participant, body.role)))
 
@@ -122,7 +133,7 @@ def add_role(request: HttpRequest, participant_id: str, body: RoleIn) -> Status[
 def withdraw_role(
     request: HttpRequest, participant_id: str, role: str, body: schemas.ReasonIn
 ) -> RoleOut:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     return _role_out(services.withdraw_role(acting, participant, role.upper(), body.reason))
 
@@ -132,7 +143,7 @@ def withdraw_role(
 def decide_role(
     request: HttpRequest, participant_id: str, role: str, body: RoleDecisionIn
 ) -> RoleOut:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     return _role_out(
         services.decide_role(acting, participant, role.upper(), body.decision, body.reason)
@@ -140,14 +151,15 @@ def decide_role(
 
 
 @router.post(
-    "/{participant_id}/verification", response={202: VerificationOut},
+    "/{participant_id}/verification",
+    response={202: VerificationOut},
     summary="Submit a director's declaration for verification",
 )
 @requires("verification:submit")
 def submit_verification(
     request: HttpRequest, participant_id: str, body: DeclarationIn
 ) -> Status[VerificationOut]:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     verification = services.submit_verification(acting, participant, body)
     verification = services.run_companies_house_check(verification.pk)
@@ -157,7 +169,7 @@ def submit_verification(
 @router.get("/{participant_id}/verifications", response=list[VerificationOut])
 @requires("participant:read")
 def list_verifications(request: HttpRequest, participant_id: str) -> list[VerificationOut]:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     return [schemas.verification_out(v) for v in selectors.verifications_of(acting, participant)]
 
@@ -167,7 +179,7 @@ def list_verifications(request: HttpRequest, participant_id: str) -> list[Verifi
 def transition(request: HttpRequest, participant_id: str, body: TransitionIn) -> ParticipantFull:
     """Suspend, reinstate or withdraw (operator); withdraw your own participant (Authorised
     Person). The service checks which permission applies."""
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     participant = selectors.own_participant(acting, participant_id)
     services.transition(acting, participant, body.transition, body.reason)
     participant = selectors.participant_for(acting, participant_id)
@@ -181,7 +193,7 @@ class QueueFilters(Schema):
 @operator_router.get("/verifications", response=list[VerificationOut], summary="Review queue")
 @requires("verification:review")
 def review_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[VerificationOut]:
-    rows = selectors.review_queue(request.acting, filters.status)[:200]  # type: ignore[attr-defined]
+    rows = selectors.review_queue(acting_of(request), filters.status)[:200]
     return [schemas.verification_out(v) for v in rows]
 
 
@@ -190,7 +202,7 @@ def review_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[Ver
 def decide_verification(
     request: HttpRequest, verification_id: str, body: VerificationDecisionIn
 ) -> VerificationOut:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = acting_of(request)
     verification = selectors.verification_for_review(acting, verification_id)
     verification = services.decide_verification(acting, verification, body.decision, body.reason)
     return schemas.verification_out(verification)

@@ -40,14 +40,17 @@ class Participant(models.Model):
     participant_id = models.CharField(max_length=20, unique=True)
     kind = models.CharField(max_length=20, choices=ParticipantKind.choices)
     status = models.CharField(
-        max_length=30, choices=ParticipantStatus.choices,
+        max_length=30,
+        choices=ParticipantStatus.choices,
         default=ParticipantStatus.PENDING_VERIFICATION,
     )
     legal_name = models.CharField(max_length=300)
     trading_name = models.CharField(max_length=300, blank=True)
-    organisation_type = models.CharField(max_length=20, choices=OrganisationType.choices, blank=True)
+    organisation_type = models.CharField(
+        max_length=20, choices=OrganisationType.choices, blank=True
+    )
     # Normalised Companies House number; NULL for individuals and organisations without one.
-    company_number = models.CharField(max_length=8, null=True, blank=True)
+    company_number = models.CharField(max_length=8, null=True, blank=True)  # noqa: DJ001
     non_uk_country = models.CharField(max_length=2, blank=True)  # ISO 3166-1 alpha-2
     non_uk_registry = models.CharField(max_length=200, blank=True)
     non_uk_registration_number = models.CharField(max_length=100, blank=True)
@@ -68,7 +71,8 @@ class Participant(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["company_number"], condition=Q(company_number__isnull=False),
+                fields=["company_number"],
+                condition=Q(company_number__isnull=False),
                 name="participant_company_number_unique",
             ),
             models.CheckConstraint(
@@ -99,6 +103,9 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["participant", "kind"], name="contact_one_per_kind")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} contact of {self.participant_id}"
 
 
 class RoleStatus(models.TextChoices):
@@ -131,8 +138,12 @@ class ParticipantRole(models.Model):
 class Membership(models.Model):
     """A user acting for one participant role, with permissions from the catalogue."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    participant_role = models.ForeignKey(ParticipantRole, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    participant_role = models.ForeignKey(
+        ParticipantRole, on_delete=models.CASCADE, related_name="memberships"
+    )
     permissions = ArrayField(models.CharField(max_length=60), default=list)
     is_authorised_person = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
@@ -172,7 +183,9 @@ class Verification(models.Model):
     """One attempt to verify a participant, with what was declared, checked and decided."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="verifications")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="verifications"
+    )
     method = models.CharField(max_length=20, choices=VerificationMethod.choices)
     status = models.CharField(
         max_length=20, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
@@ -210,6 +223,9 @@ class Verification(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"verification {self.public_id} ({self.status})"
+
 
 class RegisteredCompany(models.Model):
     """Companies House's Basic Company Data (bulk CSV), for offline existence/status checks."""
@@ -224,3 +240,6 @@ class RegisteredCompany(models.Model):
     postcode = models.CharField(max_length=10, blank=True)
     address = models.JSONField(default=dict)
     imported_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.company_number} {self.company_name}"

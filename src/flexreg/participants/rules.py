@@ -15,7 +15,9 @@ from flexreg.participants.models import Participant, ParticipantRole, RoleStatus
 
 def lock_company_number(company_number: str) -> None:
     """Serialise registrations of one company number (the unique index is the backstop)."""
-    key = int.from_bytes(hashlib.sha256(f"company:{company_number}".encode()).digest()[:8], "big", signed=True)
+    key = int.from_bytes(
+        hashlib.sha256(f"company:{company_number}".encode()).digest()[:8], "big", signed=True
+    )
     with connection.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
@@ -69,8 +71,14 @@ def not_last_role(participant: Participant, role: str) -> None:
 
 
 _COMPANY_SUFFIXES = {
-    "limited": "ltd", "ltd": "ltd", "plc": "plc", "public limited company": "plc",
-    "llp": "llp", "limited liability partnership": "llp", "cyf": "ltd", "cyfyngedig": "ltd",
+    "limited": "ltd",
+    "ltd": "ltd",
+    "plc": "plc",
+    "public limited company": "plc",
+    "llp": "llp",
+    "limited liability partnership": "llp",
+    "cyf": "ltd",
+    "cyfyngedig": "ltd",
 }
 
 

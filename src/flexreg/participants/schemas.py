@@ -18,17 +18,28 @@ from flexreg.identifiers import CompanyNumber, IdentifierError, Postcode
 from flexreg.participants.models import (
     OrganisationType,
     Participant,
-    Verification,
     ParticipantKind,
     ParticipantStatus,
     RoleStatus,
+    Verification,
     VerificationMethod,
     VerificationStatus,
 )
 
 RoleCode = Literal[
-    "FSP", "AGGREGATOR", "ASSET_OWNER", "SUPPLIER", "OEM", "DNO", "IDNO", "NESO", "TO",
-    "MARKET_OPERATOR", "PLATFORM", "MARKET_FACILITATOR", "REGULATOR",
+    "FSP",
+    "AGGREGATOR",
+    "ASSET_OWNER",
+    "SUPPLIER",
+    "OEM",
+    "DNO",
+    "IDNO",
+    "NESO",
+    "TO",
+    "MARKET_OPERATOR",
+    "PLATFORM",
+    "MARKET_FACILITATOR",
+    "REGULATOR",
 ]
 assert set(RoleCode.__args__) == set(ROLE_CODES)  # type: ignore[attr-defined]
 
@@ -162,11 +173,13 @@ class OrganisationIn(StrictSchema):
                     "company_number.not_allowed",
                     "An organisation registered outside the UK has no Companies House number.",
                 )
-        elif self.organisation_type in (OrganisationType.COMPANY, OrganisationType.LLP):
-            if not self.company_number:
-                raise PydanticCustomError(
-                    "company_number.required", "Give the Companies House company number."
-                )
+        elif (
+            self.organisation_type in (OrganisationType.COMPANY, OrganisationType.LLP)
+            and not self.company_number
+        ):
+            raise PydanticCustomError(
+                "company_number.required", "Give the Companies House company number."
+            )
         if self.declaration is not None and not self.company_number:
             raise PydanticCustomError(
                 "declaration.not_applicable",
@@ -200,7 +213,9 @@ class IndividualIn(StrictSchema):
 problems.UNION_TAGS.update({"organisation", "individual"})
 
 
-class RegistrationIn(RootModel[Annotated[OrganisationIn | IndividualIn, Field(discriminator="kind")]]):
+class RegistrationIn(
+    RootModel[Annotated[OrganisationIn | IndividualIn, Field(discriminator="kind")]]
+):
     """Either an organisation or a private individual, chosen by ``kind``."""
 
 
@@ -390,7 +405,9 @@ def public_out(p: Participant) -> ParticipantPublic:
 
 
 def full_out(p: Participant, verification: Verification | None) -> ParticipantFull:
-    contacts = {c.kind: ContactOut(name=c.name, email=c.email, phone=c.phone) for c in p.contacts.all()}
+    contacts = {
+        c.kind: ContactOut(name=c.name, email=c.email, phone=c.phone) for c in p.contacts.all()
+    }
     return ParticipantFull(
         participant_id=p.participant_id,
         kind=ParticipantKind(p.kind),
@@ -402,9 +419,12 @@ def full_out(p: Participant, verification: Verification | None) -> ParticipantFu
         organisation_type=p.organisation_type,
         company_number=p.company_number,
         non_uk_registration=NonUkRegistrationOut(
-            country=p.non_uk_country, registry=p.non_uk_registry,
+            country=p.non_uk_country,
+            registry=p.non_uk_registry,
             registration_number=p.non_uk_registration_number,
-        ) if p.non_uk_country else None,
+        )
+        if p.non_uk_country
+        else None,
         registered_address=AddressOut(**p.registered_address),
         vat_number=p.vat_number,
         website=p.website,
@@ -412,8 +432,11 @@ def full_out(p: Participant, verification: Verification | None) -> ParticipantFu
         contacts=ContactsOut(**contacts),
         roles=[
             RoleOut(
-                role=r.role, status=RoleStatus(r.status), requested_at=r.requested_at,
-                status_changed_at=r.status_changed_at, status_reason=r.status_reason,
+                role=r.role,
+                status=RoleStatus(r.status),
+                requested_at=r.requested_at,
+                status_changed_at=r.status_changed_at,
+                status_reason=r.status_reason,
             )
             for r in p.roles.all()
         ],

@@ -35,7 +35,11 @@ def visible(acting: Acting) -> QuerySet[Participant]:
     """Participants the caller may read at all (in full or in the public view)."""
     if acting.has("participants:read_all"):
         return _base()
-    own = Q(pk=acting.participant_pk) if acting.participant_pk and acting.has("participant:read") else Q(pk__in=[])
+    own = (
+        Q(pk=acting.participant_pk)
+        if acting.participant_pk and acting.has("participant:read")
+        else Q(pk__in=[])
+    )
     if acting.has("registry:read"):
         return _base().filter(own | Q(status=ParticipantStatus.ACTIVE))
     return _base().filter(own)
@@ -88,9 +92,7 @@ def page(
     """A keyset-paginated page (ordered by Participant ID, which is random: no enumeration)."""
     qs = visible(acting)
     if role:
-        qs = qs.filter(
-            roles__role=role, roles__status__in=[RoleStatus.ACTIVE, RoleStatus.PENDING]
-        )
+        qs = qs.filter(roles__role=role, roles__status__in=[RoleStatus.ACTIVE, RoleStatus.PENDING])
     if status:
         qs = qs.filter(status=status)
     if name:
@@ -136,7 +138,12 @@ def verification_for_review(acting: Acting, verification_id: str) -> Verificatio
         key = uuid.UUID(verification_id)
     except ValueError:
         raise NotFound() from None
-    found = review_queue(acting).model.objects.filter(public_id=key).select_related("participant").first()
+    found = (
+        review_queue(acting)
+        .model.objects.filter(public_id=key)
+        .select_related("participant")
+        .first()
+    )
     if found is None or not acting.has("verification:review"):
         raise NotFound()
     return found

@@ -115,12 +115,20 @@ def _personal(participant: Participant) -> tuple[str, ...]:
 
 
 def _audit_participant(
-    acting: Acting, action: str, participant: Participant, before: dict[str, Any] | None,
+    acting: Acting,
+    action: str,
+    participant: Participant,
+    before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
     audit.record(
-        acting, action, object_type="participant", object_id=participant.participant_id,
-        subject_participant_id=participant.participant_id, before=before, after=after,
+        acting,
+        action,
+        object_type="participant",
+        object_id=participant.participant_id,
+        subject_participant_id=participant.participant_id,
+        before=before,
+        after=after,
         personal=_personal(participant),
     )
 
@@ -134,8 +142,11 @@ def _set_contacts(participant: Participant, contacts: ContactsIn) -> None:
         contact = getattr(contacts, kind.value)
         if contact is not None:
             Contact.objects.create(
-                participant=participant, kind=kind.value, name=contact.name,
-                email=contact.email, phone=contact.phone,
+                participant=participant,
+                kind=kind.value,
+                name=contact.name,
+                email=contact.email,
+                phone=contact.phone,
             )
 
 
@@ -202,8 +213,11 @@ def register(acting: Acting, data: OrganisationIn | IndividualIn) -> Participant
             **common,
         )
         Contact.objects.create(
-            participant=participant, kind=ContactKind.PRIMARY, name=participant.legal_name,
-            email=data.contact.email, phone=data.contact.phone,
+            participant=participant,
+            kind=ContactKind.PRIMARY,
+            name=participant.legal_name,
+            email=data.contact.email,
+            phone=data.contact.phone,
         )
     _audit_participant(acting, "participant.registered", participant, None, snapshot(participant))
     for role in data.requested_roles:
@@ -234,19 +248,32 @@ def _grant_membership(
         },
     )
     audit.record(
-        acting, "membership.granted", object_type="membership",
+        acting,
+        "membership.granted",
+        object_type="membership",
         object_id=f"{held.participant.participant_id}/{held.role}/{user_id}",
         subject_participant_id=held.participant.participant_id,
-        after={"user_id": user_id, "permissions": sorted(perms),
-               "is_authorised_person": authorised_person},
+        after={
+            "user_id": user_id,
+            "permissions": sorted(perms),
+            "is_authorised_person": authorised_person,
+        },
     )
     return membership
 
 
-def _audit_role(acting: Acting, action: str, held: ParticipantRole, before: str | None,
-                after: str, reason: str = "") -> None:
+def _audit_role(
+    acting: Acting,
+    action: str,
+    held: ParticipantRole,
+    before: str | None,
+    after: str,
+    reason: str = "",
+) -> None:
     audit.record(
-        acting, action, object_type="participant_role",
+        acting,
+        action,
+        object_type="participant_role",
         object_id=f"{held.participant.participant_id}/{held.role}",
         subject_participant_id=held.participant.participant_id,
         before={"status": before} if before else None,
@@ -263,19 +290,26 @@ def _open_verification(
 ) -> Verification:
     """Start a verification: automatic for UK companies with a declaration, else a review."""
     Verification.objects.filter(
-        participant=participant, status__in=[VerificationStatus.PENDING, VerificationStatus.NEEDS_REVIEW]
+        participant=participant,
+        status__in=[VerificationStatus.PENDING, VerificationStatus.NEEDS_REVIEW],
     ).update(status=VerificationStatus.SUPERSEDED)
     fields: dict[str, Any] = {"participant": participant, "submitted_by_id": acting.user_id}
     if participant.kind == ParticipantKind.INDIVIDUAL:
         fields.update(
-            method=VerificationMethod.IDENTITY, status=VerificationStatus.NEEDS_REVIEW,
-            reasons=[{"code": "identity.not_proven",
-                      "message": "Identity not yet proven through an identity provider: "
-                      "verify by hand or wait for a proven identity."}],
+            method=VerificationMethod.IDENTITY,
+            status=VerificationStatus.NEEDS_REVIEW,
+            reasons=[
+                {
+                    "code": "identity.not_proven",
+                    "message": "Identity not yet proven through an identity provider: "
+                    "verify by hand or wait for a proven identity.",
+                }
+            ],
         )
     elif participant.company_number and declaration is not None:
         fields.update(
-            method=VerificationMethod.COMPANIES_HOUSE, status=VerificationStatus.PENDING,
+            method=VerificationMethod.COMPANIES_HOUSE,
+            status=VerificationStatus.PENDING,
             declarant_name=declaration.declarant_name,
             declarant_is_applicant=declaration.declarant_is_applicant,
             declaration_accepted_at=timezone.now(),
@@ -283,9 +317,11 @@ def _open_verification(
         )
     elif participant.company_number:
         fields.update(
-            method=VerificationMethod.COMPANIES_HOUSE, status=VerificationStatus.NEEDS_REVIEW,
-            reasons=[{"code": "declaration.missing",
-                      "message": "No director's declaration was given."}],
+            method=VerificationMethod.COMPANIES_HOUSE,
+            status=VerificationStatus.NEEDS_REVIEW,
+            reasons=[
+                {"code": "declaration.missing", "message": "No director's declaration was given."}
+            ],
         )
     else:
         reason = (
@@ -294,16 +330,23 @@ def _open_verification(
             else "No Companies House number: check the organisation by hand."
         )
         fields.update(
-            method=VerificationMethod.MANUAL, status=VerificationStatus.NEEDS_REVIEW,
+            method=VerificationMethod.MANUAL,
+            status=VerificationStatus.NEEDS_REVIEW,
             reasons=[{"code": "verification.manual_path", "message": reason}],
         )
     verification = Verification.objects.create(**fields)
     audit.record(
-        acting, "verification.submitted", object_type="verification",
-        object_id=str(verification.public_id), subject_participant_id=participant.participant_id,
-        after={"method": verification.method, "status": verification.status,
-               "declarant_name": verification.declarant_name,
-               "declarant_is_applicant": verification.declarant_is_applicant},
+        acting,
+        "verification.submitted",
+        object_type="verification",
+        object_id=str(verification.public_id),
+        subject_participant_id=participant.participant_id,
+        after={
+            "method": verification.method,
+            "status": verification.status,
+            "declarant_name": verification.declarant_name,
+            "declarant_is_applicant": verification.declarant_is_applicant,
+        },
         personal=("declarant_name",),
     )
     return verification
@@ -328,7 +371,8 @@ def submit_verification(
         raise DomainError(
             code="verification.not_pending",
             detail=f"The participant is {participant.status}: there is nothing to verify.",
-            status=409, title="Conflict with the current state",
+            status=409,
+            title="Conflict with the current state",
         )
     return _open_verification(acting, participant, declaration)
 
@@ -354,15 +398,28 @@ def run_companies_house_check(verification_pk: int, client: Any = None) -> Verif
         profile = client.get_company(number)
         officers = client.list_officers(number)
     except ch.CompanyNotFound:
-        return _conclude(verification_pk, passed=False, snapshot={}, officer={}, reasons=[{
-            "code": "company.not_found",
-            "message": f"Companies House has no company {number}."}])
+        return _conclude(
+            verification_pk,
+            passed=False,
+            snapshot={},
+            officer={},
+            reasons=[
+                {
+                    "code": "company.not_found",
+                    "message": f"Companies House has no company {number}.",
+                }
+            ],
+        )
     except (ch.CompaniesHouseAuthError, ch.CompaniesHouseBadRequest) as exc:
         # Not configured (no or wrong API key) or refused: retrying will not help.
-        return _conclude_offline(verification_pk, number, {
-            "code": "companies_house.not_configured",
-            "message": f"Companies House refused FlexReg's request ({exc}); check by hand.",
-        })
+        return _conclude_offline(
+            verification_pk,
+            number,
+            {
+                "code": "companies_house.not_configured",
+                "message": f"Companies House refused FlexReg's request ({exc}); check by hand.",
+            },
+        )
     except ch.CompaniesHouseError as exc:
         return _defer(verification_pk, exc)
     finally:
@@ -371,16 +428,21 @@ def run_companies_house_check(verification_pk: int, client: Any = None) -> Verif
     check = check_declaration(profile, officers, verification.declarant_name)
     reasons = [{"code": r.code, "message": r.message} for r in check.reasons]
     if not rules.company_names_match(verification.participant.legal_name, profile.company_name):
-        reasons.append({
-            "code": "company.name_mismatch",
-            "message": f"The legal name given ({verification.participant.legal_name}) differs "
-            f"from the register ({profile.company_name}).",
-        })
+        reasons.append(
+            {
+                "code": "company.name_mismatch",
+                "message": f"The legal name given ({verification.participant.legal_name}) differs "
+                f"from the register ({profile.company_name}).",
+            }
+        )
     company = asdict(profile)
     officer = asdict(check.matched_officer) if check.matched_officer else {}
     return _conclude(
-        verification_pk, passed=check.passed and not reasons, snapshot=company,
-        officer=officer, reasons=reasons,
+        verification_pk,
+        passed=check.passed and not reasons,
+        snapshot=company,
+        officer=officer,
+        reasons=reasons,
     )
 
 
@@ -389,13 +451,22 @@ def _conclude_offline(verification_pk: int, number: str, reason: dict[str, str])
     facts = offline_company_facts(number)
     reasons = [reason]
     if facts is None:
-        reasons.append({"code": "company.no_offline_record",
-                        "message": "The company is not in the imported Basic Company Data."})
+        reasons.append(
+            {
+                "code": "company.no_offline_record",
+                "message": "The company is not in the imported Basic Company Data.",
+            }
+        )
     elif facts["company_status"] != "active":
-        reasons.append({"code": "company.not_active",
-                        "message": f"Basic Company Data says: {facts['status_label']}."})
-    return _conclude(verification_pk, passed=False, snapshot=facts or {}, officer={},
-                     reasons=reasons)
+        reasons.append(
+            {
+                "code": "company.not_active",
+                "message": f"Basic Company Data says: {facts['status_label']}.",
+            }
+        )
+    return _conclude(
+        verification_pk, passed=False, snapshot=facts or {}, officer={}, reasons=reasons
+    )
 
 
 def _system() -> Acting:
@@ -404,11 +475,17 @@ def _system() -> Acting:
 
 @transaction.atomic
 def _conclude(
-    verification_pk: int, *, passed: bool, snapshot: dict[str, Any], officer: dict[str, Any],
+    verification_pk: int,
+    *,
+    passed: bool,
+    snapshot: dict[str, Any],
+    officer: dict[str, Any],
     reasons: list[dict[str, str]],
 ) -> Verification:
-    verification = Verification.objects.select_for_update().select_related("participant").get(
-        pk=verification_pk
+    verification = (
+        Verification.objects.select_for_update()
+        .select_related("participant")
+        .get(pk=verification_pk)
     )
     if verification.status != VerificationStatus.PENDING:
         return verification  # decided meanwhile (operator, or another worker)
@@ -423,11 +500,16 @@ def _conclude(
     verification.status = VerificationStatus.PASSED if passed else VerificationStatus.NEEDS_REVIEW
     verification.save()
     audit.record(
-        acting, "verification.checked", object_type="verification",
+        acting,
+        "verification.checked",
+        object_type="verification",
         object_id=str(verification.public_id),
         subject_participant_id=verification.participant.participant_id,
-        after={"status": verification.status, "reasons": [r["code"] for r in reasons],
-               "company_status": snapshot.get("company_status", "")},
+        after={
+            "status": verification.status,
+            "reasons": [r["code"] for r in reasons],
+            "company_status": snapshot.get("company_status", ""),
+        },
     )
     if passed:
         _activate(acting, verification.participant, "Verified against Companies House.")
@@ -436,8 +518,10 @@ def _conclude(
 
 @transaction.atomic
 def _defer(verification_pk: int, exc: Exception) -> Verification:
-    verification = Verification.objects.select_for_update().select_related("participant").get(
-        pk=verification_pk
+    verification = (
+        Verification.objects.select_for_update()
+        .select_related("participant")
+        .get(pk=verification_pk)
     )
     if verification.status != VerificationStatus.PENDING:
         return verification
@@ -450,10 +534,12 @@ def _defer(verification_pk: int, exc: Exception) -> Verification:
     if waited >= limit:
         verification.status = VerificationStatus.NEEDS_REVIEW
         verification.next_attempt_at = None
-        verification.reasons = [{
-            "code": "companies_house.unavailable",
-            "message": f"Companies House could not be reached for {waited}: {exc}",
-        }]
+        verification.reasons = [
+            {
+                "code": "companies_house.unavailable",
+                "message": f"Companies House could not be reached for {waited}: {exc}",
+            }
+        ]
         facts = offline_company_facts(verification.participant.company_number or "")
         if facts is not None:
             verification.company_snapshot = facts
@@ -463,10 +549,16 @@ def _defer(verification_pk: int, exc: Exception) -> Verification:
         action = "verification.retry_scheduled"
     verification.save()
     audit.record(
-        _system(), action, object_type="verification", object_id=str(verification.public_id),
+        _system(),
+        action,
+        object_type="verification",
+        object_id=str(verification.public_id),
         subject_participant_id=verification.participant.participant_id,
-        after={"attempts": verification.attempts, "error": verification.last_error,
-               "next_attempt_at": verification.next_attempt_at},
+        after={
+            "attempts": verification.attempts,
+            "error": verification.last_error,
+            "next_attempt_at": verification.next_attempt_at,
+        },
     )
     if verification.next_attempt_at is not None:
         from flexreg.participants.tasks import retry_verification
@@ -482,7 +574,8 @@ def retry_due_verifications(client: Any = None) -> int:
     """Run every pending verification whose retry time has come (the worker's sweep)."""
     due = list(
         Verification.objects.filter(
-            status=VerificationStatus.PENDING, method=VerificationMethod.COMPANIES_HOUSE,
+            status=VerificationStatus.PENDING,
+            method=VerificationMethod.COMPANIES_HOUSE,
             next_attempt_at__lte=timezone.now(),
         ).values_list("pk", flat=True)[:500]
     )
@@ -510,14 +603,17 @@ def decide_verification(
 ) -> Verification:
     """The central operator approves or rejects a verification (with a reason, audited)."""
     permissions.require(acting, "verification:review")
-    verification = Verification.objects.select_for_update().select_related("participant").get(
-        pk=verification.pk
+    verification = (
+        Verification.objects.select_for_update()
+        .select_related("participant")
+        .get(pk=verification.pk)
     )
     if verification.status not in (VerificationStatus.NEEDS_REVIEW, VerificationStatus.PENDING):
         raise DomainError(
             code="verification.already_decided",
             detail=f"This verification is already {verification.status}.",
-            status=409, title="Conflict with the current state",
+            status=409,
+            title="Conflict with the current state",
         )
     before = verification.status
     verification.status = (
@@ -529,10 +625,13 @@ def decide_verification(
     verification.next_attempt_at = None
     verification.save()
     audit.record(
-        acting, f"verification.{verification.status}", object_type="verification",
+        acting,
+        f"verification.{verification.status}",
+        object_type="verification",
         object_id=str(verification.public_id),
         subject_participant_id=verification.participant.participant_id,
-        before={"status": before}, after={"status": verification.status, "reason": reason},
+        before={"status": before},
+        after={"status": verification.status, "reason": reason},
     )
     participant = Participant.objects.select_for_update().get(pk=verification.participant_id)
     if decision == "approve":
@@ -554,9 +653,13 @@ def _transition(acting: Acting, participant: Participant, name: str, reason: str
     participant.version += 1
     participant.save(update_fields=["status", "status_reason", "updated_at", "version"])
     audit.record(
-        acting, f"participant.{name}", object_type="participant",
-        object_id=participant.participant_id, subject_participant_id=participant.participant_id,
-        before={"status": before}, after={"status": participant.status, "reason": reason},
+        acting,
+        f"participant.{name}",
+        object_type="participant",
+        object_id=participant.participant_id,
+        subject_participant_id=participant.participant_id,
+        before={"status": before},
+        after={"status": participant.status, "reason": reason},
     )
 
 
@@ -565,28 +668,37 @@ def transition(acting: Acting, participant: Participant, name: str, reason: str)
     """Suspend, reinstate or withdraw a participant. The operator may do all three; a
     participant's Authorised Person may withdraw their own participant."""
     own_withdrawal = name == "withdraw" and acting.acts_for(participant.pk)
-    permissions.require(acting, "participant:withdraw" if own_withdrawal else "participants:transition")
+    permissions.require(
+        acting, "participant:withdraw" if own_withdrawal else "participants:transition"
+    )
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     _transition(acting, participant, name, reason)
     if name == "withdraw":
-        _end_memberships(acting, Membership.objects.filter(participant_role__participant=participant))
+        _end_memberships(
+            acting, Membership.objects.filter(participant_role__participant=participant)
+        )
     return participant
 
 
 def _end_memberships(acting: Acting, memberships: Any) -> None:
     """Deactivate memberships and revoke the tokens bound to them, at once."""
     now = timezone.now()
-    for membership in memberships.filter(is_active=True).select_related("participant_role__participant"):
+    for membership in memberships.filter(is_active=True).select_related(
+        "participant_role__participant"
+    ):
         membership.is_active = False
         membership.ended_at = now
         membership.save(update_fields=["is_active", "ended_at"])
         membership.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
         held = membership.participant_role
         audit.record(
-            acting, "membership.ended", object_type="membership",
+            acting,
+            "membership.ended",
+            object_type="membership",
             object_id=f"{held.participant.participant_id}/{held.role}/{membership.user_id}",
             subject_participant_id=held.participant.participant_id,
-            before={"is_active": True}, after={"is_active": False},
+            before={"is_active": True},
+            after={"is_active": False},
         )
 
 
@@ -610,7 +722,8 @@ def update(
         raise DomainError(
             code="participant.read_only",
             detail=f"A {participant.status} participant cannot be changed.",
-            status=409, title="Conflict with the current state",
+            status=409,
+            title="Conflict with the current state",
         )
     before = snapshot(participant)
     changes = patch.model_dump(exclude_unset=True)
@@ -670,7 +783,8 @@ def add_role(acting: Acting, participant: Participant, role: str) -> Participant
         raise DomainError(
             code="participant.not_open_for_roles",
             detail=f"A {participant.status} participant cannot ask for roles.",
-            status=409, title="Conflict with the current state",
+            status=409,
+            title="Conflict with the current state",
         )
     existing = participant.roles.filter(role=role).first()
     rules.role_not_already_held(existing, role)
@@ -681,9 +795,11 @@ def add_role(acting: Acting, participant: Participant, role: str) -> Participant
         held = ParticipantRole.objects.create(participant=participant, role=role)
         _audit_role(acting, "participant_role.requested", held, None, RoleStatus.PENDING)
     if acting.user_id is not None:
-        requester = Membership.objects.filter(pk=acting.membership_id).first()
+        requester = Membership.objects.filter(pk=acting.membership_id or 0).first()
         _grant_membership(
-            acting, held, acting.user_id,
+            acting,
+            held,
+            acting.user_id,
             authorised_person=bool(requester and requester.is_authorised_person),
         )
     return held
@@ -694,21 +810,28 @@ def decide_role(
     acting: Acting, participant: Participant, role: str, decision: str, reason: str
 ) -> ParticipantRole:
     permissions.require(acting, "participant_roles:decide")
-    held = ParticipantRole.objects.select_for_update().filter(participant=participant, role=role).first()
+    held = (
+        ParticipantRole.objects.select_for_update()
+        .filter(participant=participant, role=role)
+        .first()
+    )
     if held is None:
         raise NotFound(f"The participant has not asked for the {role} role.")
     if participant.status != S.ACTIVE:
         raise DomainError(
             code="participant.not_active",
             detail="Roles of a participant that is not active are decided with its verification.",
-            status=409, title="Conflict with the current state",
+            status=409,
+            title="Conflict with the current state",
         )
     _set_role_status(acting, held, decision, reason)
     return held
 
 
 @transaction.atomic
-def withdraw_role(acting: Acting, participant: Participant, role: str, reason: str) -> ParticipantRole:
+def withdraw_role(
+    acting: Acting, participant: Participant, role: str, reason: str
+) -> ParticipantRole:
     permissions.require(acting, "participant_roles:manage")
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if not acting.acts_for(participant.pk) and not acting.has("participants:transition"):
@@ -748,9 +871,15 @@ def ensure_central_operator(acting: Acting) -> ParticipantRole:
         return held
     now = timezone.now()
     participant = _new_participant(
-        kind=ParticipantKind.ORGANISATION, status=S.ACTIVE, legal_name=CENTRAL_OPERATOR_NAME,
-        organisation_type=OrganisationType.OTHER, registered_address={}, email_domains=[],
-        created_at=now, updated_at=now, verified_at=now,
+        kind=ParticipantKind.ORGANISATION,
+        status=S.ACTIVE,
+        legal_name=CENTRAL_OPERATOR_NAME,
+        organisation_type=OrganisationType.OTHER,
+        registered_address={},
+        email_domains=[],
+        created_at=now,
+        updated_at=now,
+        verified_at=now,
         status_reason="Created by the operator command.",
     )
     _audit_participant(acting, "participant.registered", participant, None, snapshot(participant))
@@ -781,8 +910,17 @@ def import_basic_company_data(path: Any, batch_size: int = 5000) -> dict[str, An
     from flexreg.participants.models import RegisteredCompany
 
     now = timezone.now()
-    fields = ["company_name", "status", "status_label", "category", "incorporation_date",
-              "dissolution_date", "postcode", "address", "imported_at"]
+    fields = [
+        "company_name",
+        "status",
+        "status_label",
+        "category",
+        "incorporation_date",
+        "dissolution_date",
+        "postcode",
+        "address",
+        "imported_at",
+    ]
 
     def flush(rows: list[RegisteredCompany]) -> None:
         with transaction.atomic():
@@ -794,13 +932,22 @@ def import_basic_company_data(path: Any, batch_size: int = 5000) -> dict[str, An
         pending: dict[str, RegisteredCompany] = {}
         for r in records:
             pending[r.company_number] = RegisteredCompany(
-                company_number=r.company_number, company_name=r.company_name[:300],
-                status=r.status or "unknown", status_label=r.status_label[:100],
-                category=(r.category or "")[:100], incorporation_date=r.incorporation_date,
-                dissolution_date=r.dissolution_date, postcode=(r.postcode or "")[:10],
-                address={"address_line_1": r.address_line_1, "address_line_2": r.address_line_2,
-                         "locality": r.post_town, "region": r.county, "country": r.country,
-                         "postal_code": r.postcode},
+                company_number=r.company_number,
+                company_name=r.company_name[:300],
+                status=r.status or "unknown",
+                status_label=r.status_label[:100],
+                category=(r.category or "")[:100],
+                incorporation_date=r.incorporation_date,
+                dissolution_date=r.dissolution_date,
+                postcode=(r.postcode or "")[:10],
+                address={
+                    "address_line_1": r.address_line_1,
+                    "address_line_2": r.address_line_2,
+                    "locality": r.post_town,
+                    "region": r.county,
+                    "country": r.country,
+                    "postal_code": r.postcode,
+                },
                 imported_at=now,
             )
             if len(pending) >= batch_size:
@@ -823,6 +970,11 @@ def offline_company_facts(company_number: str) -> dict[str, Any] | None:
     row = RegisteredCompany.objects.filter(company_number=company_number).first()
     if row is None:
         return None
-    return {"source": "basic_company_data", "company_number": row.company_number,
-            "company_name": row.company_name, "company_status": row.status,
-            "status_label": row.status_label, "imported_at": row.imported_at.isoformat()}
+    return {
+        "source": "basic_company_data",
+        "company_number": row.company_number,
+        "company_name": row.company_name,
+        "company_status": row.status,
+        "status_label": row.status_label,
+        "imported_at": row.imported_at.isoformat(),
+    }

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from conftest import Api
 from django.core.management import call_command
 from django.utils import timezone
 
-from conftest import Api
 from flexreg.accounts import tokens
 from flexreg.accounts.models import ApiToken
 from flexreg.core.models import AuditEvent
@@ -27,7 +27,9 @@ def test_token_is_stored_as_a_digest_only(make_user: Any, token_for: Any) -> Non
 def test_create_list_and_revoke_through_the_api(registered: Any) -> None:
     user, body, api = registered()
     label = f"{body['participant_id']}/FSP"
-    created = api.post("/me/tokens", {"name": "CI robot", "membership": label, "expires_in_days": 7})
+    created = api.post(
+        "/me/tokens", {"name": "CI robot", "membership": label, "expires_in_days": 7}
+    )
     assert created.status_code == 201
     new = created.json()
     assert new["membership"] == label and new["token"].startswith("frt_")
@@ -43,10 +45,14 @@ def test_create_list_and_revoke_through_the_api(registered: Any) -> None:
     assert AuditEvent.objects.filter(action="api_token.issued", object_id=new["key_id"]).exists()
 
 
-def test_token_cannot_bind_someone_elses_membership(registered: Any, make_user: Any, api_for: Any) -> None:
+def test_token_cannot_bind_someone_elses_membership(
+    registered: Any, make_user: Any, api_for: Any
+) -> None:
     _, body, _ = registered()
     stranger = api_for(make_user())
-    response = stranger.post("/me/tokens", {"name": "x", "membership": f"{body['participant_id']}/FSP"})
+    response = stranger.post(
+        "/me/tokens", {"name": "x", "membership": f"{body['participant_id']}/FSP"}
+    )
     assert response.status_code == 404
 
 
@@ -57,7 +63,9 @@ def test_expired_and_revoked_tokens_fail(make_user: Any, token_for: Any) -> None
     assert api.get("/me").status_code == 200
     ApiToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert api.get("/me").status_code == 401
-    ApiToken.objects.update(expires_at=timezone.now() + dt.timedelta(days=1), revoked_at=timezone.now())
+    ApiToken.objects.update(
+        expires_at=timezone.now() + dt.timedelta(days=1), revoked_at=timezone.now()
+    )
     assert api.get("/me").status_code == 401
 
 
@@ -90,4 +98,14 @@ def test_operator_create_prints_a_working_token_once(db: Any, capsys: Any) -> No
     assert "verification:review" in me["memberships"][0]["effective_permissions"]
     # Running it again for the same person reuses the operator participant.
     call_command("operator", "create", "chief@flexreg.test")
-    assert len({m["participant_id"] for m in Api(capsys.readouterr().out.strip().splitlines()[-1]).get("/me").json()["memberships"]}) == 1
+    assert (
+        len(
+            {
+                m["participant_id"]
+                for m in Api(capsys.readouterr().out.strip().splitlines()[-1])
+                .get("/me")
+                .json()["memberships"]
+            }
+        )
+        == 1
+    )

@@ -5,51 +5,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(unique=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_user_id', models.BigIntegerField(null=True)),
-                ('actor_label', models.CharField(max_length=200)),
-                ('via', models.CharField(max_length=20)),
-                ('acting_participant_id', models.CharField(blank=True, max_length=20)),
-                ('acting_role', models.CharField(blank=True, max_length=40)),
-                ('on_behalf_of', models.CharField(blank=True, max_length=40)),
-                ('request_id', models.CharField(blank=True, max_length=100)),
-                ('action', models.CharField(max_length=100)),
-                ('object_type', models.CharField(max_length=60)),
-                ('object_id', models.CharField(max_length=100)),
-                ('subject_participant_id', models.CharField(blank=True, db_index=True, max_length=20)),
-                ('changes', models.JSONField(default=dict)),
-                ('personal_digests', models.JSONField(default=dict)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('row_hash', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(unique=True)),
+                ("occurred_at", models.DateTimeField()),
+                ("actor_user_id", models.BigIntegerField(null=True)),
+                ("actor_label", models.CharField(max_length=200)),
+                ("via", models.CharField(max_length=20)),
+                ("acting_participant_id", models.CharField(blank=True, max_length=20)),
+                ("acting_role", models.CharField(blank=True, max_length=40)),
+                ("on_behalf_of", models.CharField(blank=True, max_length=40)),
+                ("request_id", models.CharField(blank=True, max_length=100)),
+                ("action", models.CharField(max_length=100)),
+                ("object_type", models.CharField(max_length=60)),
+                ("object_id", models.CharField(max_length=100)),
+                (
+                    "subject_participant_id",
+                    models.CharField(blank=True, db_index=True, max_length=20),
+                ),
+                ("changes", models.JSONField(default=dict)),
+                ("personal_digests", models.JSONField(default=dict)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("row_hash", models.CharField(max_length=64)),
             ],
             options={
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='core_audite_object__bbabc4_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["object_type", "object_id"], name="core_audite_object__bbabc4_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditPersonalValue',
+            name="AuditPersonalValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=200)),
-                ('value', models.JSONField(null=True)),
-                ('salt', models.CharField(max_length=64)),
-                ('digest', models.CharField(max_length=64)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='personal', to='core.auditevent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("path", models.CharField(max_length=200)),
+                ("value", models.JSONField(null=True)),
+                ("salt", models.CharField(max_length=64)),
+                ("digest", models.CharField(max_length=64)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="personal",
+                        to="core.auditevent",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('event', 'path'), name='audit_personal_unique_path')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("event", "path"), name="audit_personal_unique_path"
+                    )
+                ],
             },
         ),
     ]

@@ -17,17 +17,28 @@ pytestmark = pytest.mark.django_db
 
 
 def _write(n: int = 3) -> list[AuditEvent]:
-    acting = Acting(user_id=7, user_label="u@example.test", via="token", participant_id="P-X",
-                    role="FSP", request_id="req-123456")
+    acting = Acting(
+        user_id=7,
+        user_label="u@example.test",
+        via="token",
+        participant_id="P-X",
+        role="FSP",
+        request_id="req-123456",
+    )
     events = []
     for i in range(n):
         with transaction.atomic():
-            events.append(audit.record(
-                acting, "thing.changed", object_type="thing", object_id=str(i),
-                before={"size": i, "name": "old"}, after={"size": i + 1, "name": "old",
-                                                          "email": f"p{i}@x.test"},
-                personal=("email",),
-            ))
+            events.append(
+                audit.record(
+                    acting,
+                    "thing.changed",
+                    object_type="thing",
+                    object_id=str(i),
+                    before={"size": i, "name": "old"},
+                    after={"size": i + 1, "name": "old", "email": f"p{i}@x.test"},
+                    personal=("email",),
+                )
+            )
     return events
 
 
@@ -45,7 +56,11 @@ def test_record_keeps_only_changed_fields_and_who_acted() -> None:
     assert event.seq == 1 and event.prev_hash == audit.GENESIS
     assert event.changes["before"] == {"size": 0, "email": None}
     assert event.changes["after"] == {"size": 1, "email": "__personal__"}
-    assert (event.actor_user_id, event.acting_participant_id, event.acting_role) == (7, "P-X", "FSP")
+    assert (event.actor_user_id, event.acting_participant_id, event.acting_role) == (
+        7,
+        "P-X",
+        "FSP",
+    )
     assert event.request_id == "req-123456"
     assert audit.personal_values(event) == {"after.email": "p0@x.test"}
 
@@ -84,8 +99,10 @@ def test_update_and_delete_are_refused_by_the_database() -> None:
 
 def test_an_altered_row_is_detected() -> None:
     events = _write(3)
-    _tamper("UPDATE core_auditevent SET changes = '{\"after\": {\"size\": 99}}' WHERE id = %s",
-            [events[1].pk])
+    _tamper(
+        'UPDATE core_auditevent SET changes = \'{"after": {"size": 99}}\' WHERE id = %s',
+        [events[1].pk],
+    )
     result = audit.verify()
     assert [(p.seq, p.code) for p in result.problems] == [(2, "audit.altered")]
     with pytest.raises(CommandError, match="FAILED"):
@@ -120,8 +137,10 @@ def test_removing_the_newest_rows_is_detected_against_a_published_head() -> None
 
 def test_an_altered_personal_value_is_detected() -> None:
     events = _write(2)
-    _tamper("UPDATE core_auditpersonalvalue SET value = '\"evil@x.test\"' WHERE event_id = %s",
-            [events[0].pk])
+    _tamper(
+        "UPDATE core_auditpersonalvalue SET value = '\"evil@x.test\"' WHERE event_id = %s",
+        [events[0].pk],
+    )
     assert [p.code for p in audit.verify().problems] == ["audit.personal_altered"]
 
 

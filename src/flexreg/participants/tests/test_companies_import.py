@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import organisation_payload
 from django.core.management import CommandError, call_command
 
-from conftest import organisation_payload
 from flexreg.participants.models import RegisteredCompany
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +49,10 @@ def test_without_an_api_key_verification_uses_the_bulk_data_and_goes_to_review(
     registered: Any, settings: Any
 ) -> None:
     RegisteredCompany.objects.create(
-        company_number="99000001", company_name="BRIGHTWATT FLEX LIMITED (SAMPLE)",
-        status="active", status_label="Active",
+        company_number="99000001",
+        company_name="BRIGHTWATT FLEX LIMITED (SAMPLE)",
+        status="active",
+        status_label="Active",
     )
     settings.COMPANIES_HOUSE_API_KEY = ""
     _, body, _ = registered(organisation_payload())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from conftest import organisation_payload
+
 from flexreg.accounts.models import ApiToken
 from flexreg.core.models import AuditEvent
 from flexreg.participants.models import Membership
@@ -24,57 +24,79 @@ def test_lifecycle_state_machine_is_explicit() -> None:
 def test_operator_suspends_and_reinstates_with_reasons(registered: Any, operator_api: Any) -> None:
     _, body, api = registered()
     pid = body["participant_id"]
-    response = operator_api.post(f"/participants/{pid}/transitions",
-                                 {"transition": "suspend", "reason": "Unpaid fees"})
+    response = operator_api.post(
+        f"/participants/{pid}/transitions", {"transition": "suspend", "reason": "Unpaid fees"}
+    )
     assert response.status_code == 200 and response.json()["status"] == "suspended"
     # Suspended: members may still read, not change.
     assert api.get(f"/participants/{pid}").status_code == 200
     patch = api.patch(f"/participants/{pid}", {"trading_name": "New"})
     assert patch.status_code == 403
-    illegal = operator_api.post(f"/participants/{pid}/transitions",
-                                {"transition": "suspend", "reason": "again"})
+    illegal = operator_api.post(
+        f"/participants/{pid}/transitions", {"transition": "suspend", "reason": "again"}
+    )
     assert illegal.status_code == 409
     assert illegal.json()["code"] == "participant.illegal_transition"
     assert illegal.json()["state"] == "suspended"
-    back = operator_api.post(f"/participants/{pid}/transitions",
-                             {"transition": "reinstate", "reason": "Paid"})
+    back = operator_api.post(
+        f"/participants/{pid}/transitions", {"transition": "reinstate", "reason": "Paid"}
+    )
     assert back.json()["status"] == "active"
-    actions = list(AuditEvent.objects.filter(object_id=pid, action__startswith="participant.")
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_id=pid, action__startswith="participant.").values_list(
+            "action", flat=True
+        )
+    )
     assert "participant.suspend" in actions and "participant.reinstate" in actions
 
 
 def test_members_cannot_suspend_their_own_participant(registered: Any) -> None:
     _, body, api = registered()
-    response = api.post(f"/participants/{body['participant_id']}/transitions",
-                        {"transition": "suspend", "reason": "hmm"})
+    response = api.post(
+        f"/participants/{body['participant_id']}/transitions",
+        {"transition": "suspend", "reason": "hmm"},
+    )
     assert response.status_code == 403
 
 
 def test_authorised_person_withdraws_and_access_ends_at_once(registered: Any) -> None:
     user, body, api = registered()
     pid = body["participant_id"]
-    response = api.post(f"/participants/{pid}/transitions",
-                        {"transition": "withdraw", "reason": "Leaving the market"})
+    response = api.post(
+        f"/participants/{pid}/transitions",
+        {"transition": "withdraw", "reason": "Leaving the market"},
+    )
     assert response.status_code == 200
     assert not Membership.objects.filter(user=user, is_active=True).exists()
-    assert not ApiToken.objects.filter(user=user, revoked_at__isnull=True, membership__isnull=False).exists()
+    assert not ApiToken.objects.filter(
+        user=user, revoked_at__isnull=True, membership__isnull=False
+    ).exists()
     assert api.get(f"/participants/{pid}").status_code == 401
 
 
 def test_another_participant_cannot_touch_or_see_details(registered: Any) -> None:
     _, first, _ = registered()
-    _, _, other = registered(organisation_payload(
-        company_number="OC990004", legal_name="Solar Commons LLP (Sample)",
-        organisation_type="llp",
-        declaration={"declarant_name": "Owen Williams", "declarant_is_applicant": True,
-                     "statement_accepted": True},
-    ))
+    _, _, other = registered(
+        organisation_payload(
+            company_number="OC990004",
+            legal_name="Solar Commons LLP (Sample)",
+            organisation_type="llp",
+            declaration={
+                "declarant_name": "Owen Williams",
+                "declarant_is_applicant": True,
+                "statement_accepted": True,
+            },
+        )
+    )
     pid = first["participant_id"]
     assert other.patch(f"/participants/{pid}", {"trading_name": "Hijack"}).status_code == 404
     assert other.post(f"/participants/{pid}/roles", {"role": "OEM"}).status_code == 404
-    assert other.post(f"/participants/{pid}/transitions",
-                      {"transition": "withdraw", "reason": "bye"}).status_code == 404
+    assert (
+        other.post(
+            f"/participants/{pid}/transitions", {"transition": "withdraw", "reason": "bye"}
+        ).status_code
+        == 404
+    )
     assert other.get(f"/participants/{pid}/verifications").status_code == 404
 
 
@@ -85,7 +107,10 @@ def test_self_serve_patch_with_etag_and_audit(registered: Any) -> None:
     etag = got["ETag"]
     response = api.patch(
         f"/participants/{pid}",
-        {"trading_name": "Brightwatt Energy", "email_domains": ["brightwatt.example", "bw.example"]},
+        {
+            "trading_name": "Brightwatt Energy",
+            "email_domains": ["brightwatt.example", "bw.example"],
+        },
         headers={"If-Match": etag},
     )
     assert response.status_code == 200
@@ -102,13 +127,17 @@ def test_self_serve_patch_with_etag_and_audit(registered: Any) -> None:
 
 def test_verified_facts_are_not_self_serve(registered: Any) -> None:
     _, body, api = registered()
-    response = api.patch(f"/participants/{body['participant_id']}",
-                         {"legal_name": "Other Ltd", "company_number": "00445790"})
+    response = api.patch(
+        f"/participants/{body['participant_id']}",
+        {"legal_name": "Other Ltd", "company_number": "00445790"},
+    )
     assert response.status_code == 422
     assert {e["code"] for e in response.json()["errors"]} == {"unknown_field"}
 
 
-def test_roles_are_never_held_twice_and_each_has_its_status(registered: Any, operator_api: Any) -> None:
+def test_roles_are_never_held_twice_and_each_has_its_status(
+    registered: Any, operator_api: Any
+) -> None:
     _, body, api = registered()
     pid = body["participant_id"]
     again = api.post(f"/participants/{pid}/roles", {"role": "FSP"})
@@ -117,8 +146,10 @@ def test_roles_are_never_held_twice_and_each_has_its_status(registered: Any, ope
     assert added.status_code == 201 and added.json()["status"] == "pending"
     special = api.post(f"/participants/{pid}/roles", {"role": "REGULATOR"})
     assert special.status_code == 422
-    decided = operator_api.post(f"/participants/{pid}/roles/AGGREGATOR/decision",
-                                {"decision": "approve", "reason": "Checks done"})
+    decided = operator_api.post(
+        f"/participants/{pid}/roles/AGGREGATOR/decision",
+        {"decision": "approve", "reason": "Checks done"},
+    )
     assert decided.status_code == 200 and decided.json()["status"] == "active"
     # (this client acts for the ASSET_OWNER membership; withdrawing FSP ends the FSP ones)
     withdrawn = api.post(f"/participants/{pid}/roles/FSP/withdraw", {"reason": "No services"})
@@ -132,8 +163,9 @@ def test_roles_are_never_held_twice_and_each_has_its_status(registered: Any, ope
 
 def test_the_last_role_cannot_be_withdrawn(registered: Any) -> None:
     _, body, api = registered(organisation_payload(requested_roles=["FSP"]))
-    response = api.post(f"/participants/{body['participant_id']}/roles/FSP/withdraw",
-                        {"reason": "trying"})
+    response = api.post(
+        f"/participants/{body['participant_id']}/roles/FSP/withdraw", {"reason": "trying"}
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "participant_role.last_role"
 
@@ -145,11 +177,18 @@ def test_listing_filters_and_keyset_pagination(registered: Any, operator_api: An
         ("OC990004", "Solar Commons LLP (Sample)", "Amira Khan", "llp"),
         ("99000006", "Bronte Heat Co-operative Limited (Sample)", "Anne Bronte", "company"),
     ]:
-        _, body, _ = registered(organisation_payload(
-            company_number=number, legal_name=legal, organisation_type=kind,
-            declaration={"declarant_name": name, "declarant_is_applicant": True,
-                         "statement_accepted": True},
-        ))
+        _, body, _ = registered(
+            organisation_payload(
+                company_number=number,
+                legal_name=legal,
+                organisation_type=kind,
+                declaration={
+                    "declarant_name": name,
+                    "declarant_is_applicant": True,
+                    "statement_accepted": True,
+                },
+            )
+        )
         ids.add(body["participant_id"])
     seen: list[str] = []
     cursor = None

@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 import pytest
+from conftest import individual_payload, organisation_payload
 from django.db import connection
 
-from conftest import individual_payload, organisation_payload
 from flexreg.core.models import AuditEvent
 from flexreg.identifiers import ParticipantId
 from flexreg.participants.models import Membership, Participant, Verification
@@ -23,7 +23,10 @@ def test_organisation_registers_verifies_and_registrant_becomes_authorised_perso
     user, body, api = registered()
     assert ParticipantId.parse(body["participant_id"]).value == body["participant_id"]
     assert body["status"] == "active"
-    assert {r["role"]: r["status"] for r in body["roles"]} == {"FSP": "active", "ASSET_OWNER": "active"}
+    assert {r["role"]: r["status"] for r in body["roles"]} == {
+        "FSP": "active",
+        "ASSET_OWNER": "active",
+    }
     assert body["verification"]["status"] == "passed"
     assert body["verification"]["matched_officer"]["name"] == "SMITH, Jane Elizabeth"
     assert body["registered_address"]["postcode"] == "SW1A 1AA"
@@ -34,7 +37,8 @@ def test_organisation_registers_verifies_and_registrant_becomes_authorised_perso
     assert all(m.is_authorised_person for m in memberships)
     actions = list(
         AuditEvent.objects.filter(subject_participant_id=body["participant_id"])
-        .order_by("seq").values_list("action", flat=True)
+        .order_by("seq")
+        .values_list("action", flat=True)
     )
     assert actions[0] == "participant.registered"
     assert "verification.checked" in actions and "participant.verify" in actions
@@ -42,12 +46,18 @@ def test_organisation_registers_verifies_and_registrant_becomes_authorised_perso
 
 def test_registered_participant_appears_in_the_registry(registered: Any) -> None:
     _, body, _ = registered()
-    _, _, other_api = registered(organisation_payload(
-        company_number="OC990004", legal_name="Solar Commons LLP (Sample)",
-        organisation_type="llp",
-        declaration={"declarant_name": "Amira Khan", "declarant_is_applicant": True,
-                     "statement_accepted": True},
-    ))
+    _, _, other_api = registered(
+        organisation_payload(
+            company_number="OC990004",
+            legal_name="Solar Commons LLP (Sample)",
+            organisation_type="llp",
+            declaration={
+                "declarant_name": "Amira Khan",
+                "declarant_is_applicant": True,
+                "statement_accepted": True,
+            },
+        )
+    )
     listing = other_api.get("/participants", role="FSP").json()
     ids = [p["participant_id"] for p in listing["items"]]
     assert body["participant_id"] in ids
@@ -57,9 +67,11 @@ def test_registered_participant_appears_in_the_registry(registered: Any) -> None
 
 
 def test_pending_participant_is_invisible_to_others(registered: Any) -> None:
-    _, body, _ = registered(organisation_payload(
-        company_number="99000003", legal_name="Handover Heat Pumps Limited (Sample)"
-    ))
+    _, body, _ = registered(
+        organisation_payload(
+            company_number="99000003", legal_name="Handover Heat Pumps Limited (Sample)"
+        )
+    )
     assert body["status"] == "pending_verification"
     _, _, other_api = registered()
     response = other_api.get(f"/participants/{body['participant_id']}")
@@ -73,6 +85,7 @@ def test_same_company_number_twice_names_the_existing_participant(registered: An
 
     other = User.objects.create_user(email="second@example.test", password="x" * 20)
     from conftest import Api
+
     from flexreg.accounts import services
     from flexreg.core.acting import Acting
 
@@ -87,7 +100,9 @@ def test_same_company_number_twice_names_the_existing_participant(registered: An
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_registrations_of_one_company_exactly_one_wins(make_user: Any, token_for: Any) -> None:
+def test_two_concurrent_registrations_of_one_company_exactly_one_wins(
+    make_user: Any, token_for: Any
+) -> None:
     from conftest import Api
 
     users = [make_user(), make_user()]
@@ -133,7 +148,9 @@ def test_bad_input_returns_every_error_with_paths_and_codes_and_writes_nothing(
     found = {(e["field"], e["code"]) for e in problem["errors"]}
     assert ("company_number", "company_number.unknown_prefix") in found
     assert ("registered_address.line1", "too_short") in found or (
-        "registered_address.line1", "string_too_short") in found
+        "registered_address.line1",
+        "string_too_short",
+    ) in found
     assert ("contacts.primary.email", "email.invalid") in found
     assert ("contacts.primary.phone", "phone.not_e164") in found
     assert ("email_domains.0", "domain.invalid") in found
@@ -156,11 +173,15 @@ def test_special_roles_cannot_be_self_requested(make_user: Any, api_for: Any) ->
     "body",
     ["not json", "[]", '{"kind": "martian"}', '{"kind": "organisation"}', "{}", "null"],
 )
-def test_malformed_bodies_get_problem_details_not_500(make_user: Any, token_for: Any, body: str) -> None:
+def test_malformed_bodies_get_problem_details_not_500(
+    make_user: Any, token_for: Any, body: str
+) -> None:
     from django.test import Client
 
     response = Client().post(
-        "/api/v1/participants", body, content_type="application/json",
+        "/api/v1/participants",
+        body,
+        content_type="application/json",
         headers={"Authorization": f"Bearer {token_for(make_user())}"},
     )
     assert response.status_code in (400, 422)
@@ -186,12 +207,19 @@ def test_individual_registers_pending_until_operator_verifies(
     assert me["status"] == "active"
 
 
-def test_individual_name_is_hidden_from_other_participants(registered: Any, operator_api: Any) -> None:
+def test_individual_name_is_hidden_from_other_participants(
+    registered: Any, operator_api: Any
+) -> None:
     _, body, _ = registered(individual_payload())
-    entry = next(v for v in operator_api.get("/operator/verifications").json()
-                 if v["participant_id"] == body["participant_id"])
-    operator_api.post(f"/operator/verifications/{entry['verification_id']}/decision",
-                      {"decision": "approve", "reason": "Checked by hand."})
+    entry = next(
+        v
+        for v in operator_api.get("/operator/verifications").json()
+        if v["participant_id"] == body["participant_id"]
+    )
+    operator_api.post(
+        f"/operator/verifications/{entry['verification_id']}/decision",
+        {"decision": "approve", "reason": "Checked by hand."},
+    )
     _, _, other = registered()
     seen = other.get(f"/participants/{body['participant_id']}").json()
     assert seen["name"] == "Private individual"
@@ -208,14 +236,26 @@ def test_individuals_cannot_ask_for_company_roles(make_user: Any, api_for: Any) 
 
 
 def test_non_uk_organisation_goes_to_manual_review(registered: Any) -> None:
-    _, body, _ = registered(organisation_payload(
-        organisation_type="non_uk", company_number=None, declaration=None,
-        legal_name="Nordic Flex AS", vat_number="",
-        non_uk_registration={"country": "NO", "registry": "Brønnøysund Register Centre",
-                             "registration_number": "923609016"},
-        registered_address={"line1": "Karl Johans gate 1", "town": "Oslo", "postcode": "0154",
-                            "country": "NO"},
-    ))
+    _, body, _ = registered(
+        organisation_payload(
+            organisation_type="non_uk",
+            company_number=None,
+            declaration=None,
+            legal_name="Nordic Flex AS",
+            vat_number="",
+            non_uk_registration={
+                "country": "NO",
+                "registry": "Brønnøysund Register Centre",
+                "registration_number": "923609016",
+            },
+            registered_address={
+                "line1": "Karl Johans gate 1",
+                "town": "Oslo",
+                "postcode": "0154",
+                "country": "NO",
+            },
+        )
+    )
     assert body["status"] == "pending_verification"
     assert body["verification"]["method"] == "manual"
     assert body["verification"]["status"] == "needs_review"
@@ -238,13 +278,19 @@ def test_registration_only_token_cannot_read_the_registry(make_user: Any, api_fo
 
 
 def test_verification_rows_hold_one_open_attempt(registered: Any) -> None:
-    _, body, api = registered(organisation_payload(
-        company_number="99000003", legal_name="Handover Heat Pumps Limited (Sample)"
-    ))
-    response = api.post(f"/participants/{body['participant_id']}/verification", {
-        "declarant_name": "Arjun Patel", "declarant_is_applicant": False,
-        "statement_accepted": True,
-    })
+    _, body, api = registered(
+        organisation_payload(
+            company_number="99000003", legal_name="Handover Heat Pumps Limited (Sample)"
+        )
+    )
+    response = api.post(
+        f"/participants/{body['participant_id']}/verification",
+        {
+            "declarant_name": "Arjun Patel",
+            "declarant_is_applicant": False,
+            "statement_accepted": True,
+        },
+    )
     assert response.status_code == 202
     assert response.json()["status"] == "passed"
     statuses = sorted(Verification.objects.values_list("status", flat=True))

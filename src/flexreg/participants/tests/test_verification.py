@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from conftest import organisation_payload
 from django.utils import timezone
 
-from conftest import organisation_payload
 from flexreg.core import audit
 from flexreg.core.models import AuditEvent
 from flexreg.participants import services
@@ -17,29 +17,61 @@ from flexreg.participants.models import Membership, Participant, Verification
 pytestmark = pytest.mark.django_db
 
 
-def _declared(name: str, number: str = "99000001", legal: str = "Brightwatt Flex Limited (Sample)",
-              **extra: Any) -> dict[str, Any]:
+def _declared(
+    name: str,
+    number: str = "99000001",
+    legal: str = "Brightwatt Flex Limited (Sample)",
+    **extra: Any,
+) -> dict[str, Any]:
     return organisation_payload(
-        company_number=number, legal_name=legal,
-        declaration={"declarant_name": name, "declarant_is_applicant": True,
-                     "statement_accepted": True}, **extra,
+        company_number=number,
+        legal_name=legal,
+        declaration={
+            "declarant_name": name,
+            "declarant_is_applicant": True,
+            "statement_accepted": True,
+        },
+        **extra,
     )
 
 
 @pytest.mark.parametrize(
     ("payload", "codes"),
     [
-        (_declared("Jane Smith", "99000002", "Oldgrid Storage Limited (Sample)"), {"company.not_active"}),
-        (_declared("Jane Smith", "99000003", "Handover Heat Pumps Limited (Sample)"), {"declarant.resigned"}),
-        (_declared("Peter Brown", "99000007", "Holdco Owned Flex Limited (Sample)"), {"declarant.role_cannot_bind"}),
-        (_declared("Susan Clarke", "99000008", "Wound Down Batteries Limited (Sample)"), {"company.not_active"}),
-        (_declared("John Smith", "99000009", "Twin Smiths Demand Response Limited (Sample)"), {"declarant.ambiguous"}),
+        (
+            _declared("Jane Smith", "99000002", "Oldgrid Storage Limited (Sample)"),
+            {"company.not_active"},
+        ),
+        (
+            _declared("Jane Smith", "99000003", "Handover Heat Pumps Limited (Sample)"),
+            {"declarant.resigned"},
+        ),
+        (
+            _declared("Peter Brown", "99000007", "Holdco Owned Flex Limited (Sample)"),
+            {"declarant.role_cannot_bind"},
+        ),
+        (
+            _declared("Susan Clarke", "99000008", "Wound Down Batteries Limited (Sample)"),
+            {"company.not_active"},
+        ),
+        (
+            _declared("John Smith", "99000009", "Twin Smiths Demand Response Limited (Sample)"),
+            {"declarant.ambiguous"},
+        ),
         (_declared("Nobody Known"), {"declarant.not_found"}),
         (_declared("Jane Smith", legal="Completely Different Ltd"), {"company.name_mismatch"}),
         (_declared("Jane Smith", "99999999", "Missing Ltd"), {"company.not_found"}),
     ],
-    ids=["dissolved", "resigned", "corporate-only", "liquidation", "ambiguous", "unknown-person",
-         "name-mismatch", "no-such-company"],
+    ids=[
+        "dissolved",
+        "resigned",
+        "corporate-only",
+        "liquidation",
+        "ambiguous",
+        "unknown-person",
+        "name-mismatch",
+        "no-such-company",
+    ],
 )
 def test_anything_that_does_not_match_goes_to_the_operator_queue(
     registered: Any, operator_api: Any, payload: dict[str, Any], codes: set[str]
@@ -57,7 +89,12 @@ def test_anything_that_does_not_match_goes_to_the_operator_queue(
     ("number", "legal", "declarant", "officer"),
     [
         ("OC990004", "Solar Commons LLP (Sample)", "amira khan", "KHAN, Amira"),
-        ("99000005", "Gridscale Aggregation PLC (Sample)", "Ruth Zephaniah", "ZEPHANIAH, Ruth Abigail"),
+        (
+            "99000005",
+            "Gridscale Aggregation PLC (Sample)",
+            "Ruth Zephaniah",
+            "ZEPHANIAH, Ruth Abigail",
+        ),
         ("99000006", "Bronte Heat Co-operative Limited (Sample)", "Sean O'Neill", "O'NEILL, Seán"),
         ("99000001", "BRIGHTWATT FLEX LTD (SAMPLE)", "JANE E. SMITH", "SMITH, Jane Elizabeth"),
     ],
@@ -67,7 +104,9 @@ def test_automatic_pass_for_current_binding_officers(
     registered: Any, number: str, legal: str, declarant: str, officer: str
 ) -> None:
     organisation_type = "llp" if number.startswith("OC") else "company"
-    _, body, _ = registered(_declared(declarant, number, legal, organisation_type=organisation_type))
+    _, body, _ = registered(
+        _declared(declarant, number, legal, organisation_type=organisation_type)
+    )
     assert body["verification"]["status"] == "passed", body["verification"]["reasons"]
     assert body["verification"]["matched_officer"]["name"] == officer
     assert body["status"] == "active"
@@ -82,8 +121,10 @@ def test_operator_approves_a_mismatch_and_applicant_becomes_authorised_person(
     # Before approval the applicant can follow but not manage access.
     membership = Membership.objects.filter(user=user).first()
     assert membership is not None and not membership.is_authorised_person
-    response = operator_api.post(f"/operator/verifications/{vid}/decision",
-                                 {"decision": "approve", "reason": "Called the director, confirmed."})
+    response = operator_api.post(
+        f"/operator/verifications/{vid}/decision",
+        {"decision": "approve", "reason": "Called the director, confirmed."},
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "approved"
     participant = api.get(f"/participants/{body['participant_id']}").json()
@@ -95,8 +136,10 @@ def test_operator_approves_a_mismatch_and_applicant_becomes_authorised_person(
     assert event.acting_role == "MARKET_FACILITATOR"
     assert event.changes["after"]["reason"] == "Called the director, confirmed."
     # Decided once only.
-    again = operator_api.post(f"/operator/verifications/{vid}/decision",
-                              {"decision": "reject", "reason": "Changed my mind."})
+    again = operator_api.post(
+        f"/operator/verifications/{vid}/decision",
+        {"decision": "reject", "reason": "Changed my mind."},
+    )
     assert again.status_code == 409 and again.json()["code"] == "verification.already_decided"
 
 
@@ -105,16 +148,22 @@ def test_operator_rejects_with_reason_and_applicant_may_reapply(
 ) -> None:
     _, body, api = registered(_declared("J Smith"))
     vid = body["verification"]["verification_id"]
-    rejected = operator_api.post(f"/operator/verifications/{vid}/decision",
-                                 {"decision": "reject", "reason": "Director denies it."})
+    rejected = operator_api.post(
+        f"/operator/verifications/{vid}/decision",
+        {"decision": "reject", "reason": "Director denies it."},
+    )
     assert rejected.status_code == 200
     pid = body["participant_id"]
     seen = api.get(f"/participants/{pid}").json()
     assert seen["status"] == "rejected" and seen["status_reason"] == "Director denies it."
-    again = api.post(f"/participants/{pid}/verification", {
-        "declarant_name": "Jane Elizabeth Smith", "declarant_is_applicant": True,
-        "statement_accepted": True,
-    })
+    again = api.post(
+        f"/participants/{pid}/verification",
+        {
+            "declarant_name": "Jane Elizabeth Smith",
+            "declarant_is_applicant": True,
+            "statement_accepted": True,
+        },
+    )
     assert again.status_code == 202 and again.json()["status"] == "passed"
     assert api.get(f"/participants/{pid}").json()["status"] == "active"
 
@@ -127,12 +176,15 @@ def test_decision_needs_a_reason_and_the_review_permission(
     missing = operator_api.post(f"/operator/verifications/{vid}/decision", {"decision": "approve"})
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "reason"
-    forbidden = api.post(f"/operator/verifications/{vid}/decision",
-                         {"decision": "approve", "reason": "I approve myself"})
+    forbidden = api.post(
+        f"/operator/verifications/{vid}/decision",
+        {"decision": "approve", "reason": "I approve myself"},
+    )
     assert forbidden.status_code == 403
     assert api.get("/operator/verifications").status_code == 403
-    unknown = operator_api.post("/operator/verifications/not-a-uuid/decision",
-                                {"decision": "approve", "reason": "ok ok"})
+    unknown = operator_api.post(
+        "/operator/verifications/not-a-uuid/decision", {"decision": "approve", "reason": "ok ok"}
+    )
     assert unknown.status_code == 404
 
 

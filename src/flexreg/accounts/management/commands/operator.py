@@ -22,7 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="")
         parser.add_argument("--token-days", type=int, default=30)
 
-    def handle(self, *args: Any, action: str, email: str, name: str, token_days: int, **o: Any) -> None:
+    def handle(
+        self, *args: Any, action: str, email: str, name: str, token_days: int, **o: Any
+    ) -> None:
         acting = Acting.system("cli:operator-create")
         email = email.strip().lower()
         if "@" not in email:
@@ -34,14 +36,20 @@ class Command(BaseCommand):
                 from flexreg.core import audit
 
                 audit.record(
-                    acting, "user.created", object_type="user", object_id=str(user.pk),
-                    after={"email": email}, personal=("email",),
+                    acting,
+                    "user.created",
+                    object_type="user",
+                    object_id=str(user.pk),
+                    after={"email": email},
+                    personal=("email",),
                 )
             held = participant_services.ensure_central_operator(acting)
             membership = participant_services.grant_authorised_person(acting, held, user.pk)
             _, clear = account_services.issue_token(
                 acting, user, name="operator command", membership=membership, days=token_days
             )
-        self.stdout.write(f"Central operator {email} acts for {held.participant.participant_id}/MARKET_FACILITATOR.")
+        self.stdout.write(
+            f"Central operator {email} acts for {held.participant.participant_id}/MARKET_FACILITATOR."
+        )
         self.stdout.write("API token (shown once, store it now):")
         self.stdout.write(clear)

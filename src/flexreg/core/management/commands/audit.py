@@ -37,5 +37,7 @@ class Command(BaseCommand):
             f"{result.erased_values} personal values erased"
         )
         if not result.ok:
-            raise CommandError(f"audit log FAILED verification: {len(result.problems)} problems; {summary}")
+            raise CommandError(
+                f"audit log FAILED verification: {len(result.problems)} problems; {summary}"
+            )
         self.stdout.write(f"audit log OK: {summary}")

@@ -44,11 +44,20 @@ class Command(BaseCommand):
 
         call_command("migrate", interactive=False, verbosity=0)
         if not os.environ.get("FLEXREG_DEMO_REAL_COMPANIES_HOUSE"):
-            children.append(subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "flexreg.devtools.companies_house_stub",
-                 "--host", "127.0.0.1", "--port", str(demo.DEMO_CH_PORT)]
-            ))
-        children.append(subprocess.Popen([sys.executable, "-m", "flexreg.cli", "worker"]))  # noqa: S603
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        sys.executable,
+                        "-m",
+                        "flexreg.devtools.companies_house_stub",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(demo.DEMO_CH_PORT),
+                    ]
+                )
+            )
+        children.append(subprocess.Popen([sys.executable, "-m", "flexreg.cli", "worker"]))
         lines = demo.load_demo_data()
         host = bind if "://" in bind else f"http://{bind}"
         banner = [

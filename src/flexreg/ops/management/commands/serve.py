@@ -30,7 +30,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         connections.close_all()
 
-        class FlexRegServer(BaseApplication):  # type: ignore[misc]
+        class FlexRegServer(BaseApplication):
             def load_config(self) -> None:
                 for key, value in {
                     "bind": bind,
@@ -40,7 +40,9 @@ class Command(BaseCommand):
                     "accesslog": "-",
                     "timeout": 60,
                     "graceful_timeout": 10,
-                    "forwarded_allow_ips": os.environ.get("FLEXREG_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                    "forwarded_allow_ips": os.environ.get(
+                        "FLEXREG_FORWARDED_ALLOW_IPS", "127.0.0.1"
+                    ),
                 }.items():
                     self.cfg.set(key, value)
 

@@ -27,7 +27,13 @@ MAX_PAGE = 100
 
 def _base() -> QuerySet[Participant]:
     return Participant.objects.prefetch_related(
-        Prefetch("roles", queryset=ParticipantRole.objects.order_by("role")), "contacts"
+        Prefetch("roles", queryset=ParticipantRole.objects.order_by("role")),
+        "contacts",
+        Prefetch(
+            "verifications",
+            queryset=Verification.objects.order_by("-submitted_at", "-pk"),
+            to_attr="verifications_newest_first",
+        ),
     )
 
 
@@ -110,6 +116,9 @@ def page(
 
 
 def latest_verification(participant: Participant) -> Verification | None:
+    prefetched = getattr(participant, "verifications_newest_first", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
     return participant.verifications.order_by("-submitted_at", "-pk").first()
 
 

@@ -207,3 +207,33 @@ def test_listing_filters_and_keyset_pagination(registered: Any, operator_api: An
     assert [p["name"] for p in named] == ["Solar Commons LLP (Sample)"]
     bad = operator_api.get("/participants", status="sleeping")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+
+
+# Query budgets per list endpoint (ARCHITECTURE.md convention 10): a page costs the same
+# number of queries whatever its size.
+LIST_QUERY_BUDGET = 6
+
+
+def test_registry_page_stays_within_its_query_budget(
+    registered: Any, operator_api: Any, django_assert_max_num_queries: Any
+) -> None:
+    for number, legal, name, kind in [
+        ("99000001", "Brightwatt Flex Limited (Sample)", "Jane Smith", "company"),
+        ("OC990004", "Solar Commons LLP (Sample)", "Amira Khan", "llp"),
+        ("99000006", "Bronte Heat Co-operative Limited (Sample)", "Anne Bronte", "company"),
+    ]:
+        registered(
+            organisation_payload(
+                company_number=number,
+                legal_name=legal,
+                organisation_type=kind,
+                declaration={
+                    "declarant_name": name,
+                    "declarant_is_applicant": True,
+                    "statement_accepted": True,
+                },
+            )
+        )
+    for limit in (1, 50):
+        with django_assert_max_num_queries(LIST_QUERY_BUDGET):
+            assert operator_api.get("/participants", limit=limit).status_code == 200

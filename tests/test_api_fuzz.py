@@ -3,10 +3,9 @@ whatever a client sends, the answer is never a server error and errors are probl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
-
-import contextlib
 
 import pytest
 import schemathesis

@@ -9,9 +9,10 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import organisation_payload
 from django.conf import settings
 from django.core.management import call_command
+
+from conftest import organisation_payload
 
 pytestmark = pytest.mark.embedded
 

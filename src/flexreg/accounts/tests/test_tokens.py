@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from conftest import Api
 from django.core.management import call_command
 from django.utils import timezone
 
+from conftest import Api
 from flexreg.accounts import tokens
 from flexreg.accounts.models import ApiToken
 from flexreg.core.models import AuditEvent
@@ -25,7 +25,7 @@ def test_token_is_stored_as_a_digest_only(make_user: Any, token_for: Any) -> Non
 
 
 def test_create_list_and_revoke_through_the_api(registered: Any) -> None:
-    user, body, api = registered()
+    _, body, api = registered()
     label = f"{body['participant_id']}/FSP"
     created = api.post(
         "/me/tokens", {"name": "CI robot", "membership": label, "expires_in_days": 7}

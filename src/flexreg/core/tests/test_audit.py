@@ -89,9 +89,12 @@ def test_update_and_delete_are_refused_by_the_database() -> None:
         "UPDATE core_auditevent SET action = 'forged' WHERE id = %s",
         "DELETE FROM core_auditevent WHERE id = %s",
     ):
-        with pytest.raises((InternalError, ProgrammingError)) as info, transaction.atomic():
-            with connection.cursor() as cur:
-                cur.execute(statement, [event.pk])
+        with (
+            pytest.raises((InternalError, ProgrammingError)) as info,
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
+            cur.execute(statement, [event.pk])
         assert "append-only" in str(info.value)
     with pytest.raises((InternalError, ProgrammingError)), transaction.atomic():
         AuditPersonalValue.objects.filter(event=event).update(value="forged")

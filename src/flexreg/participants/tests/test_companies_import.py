@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import organisation_payload
 from django.core.management import CommandError, call_command
 
+from conftest import organisation_payload
 from flexreg.participants.models import RegisteredCompany
 
 pytestmark = pytest.mark.django_db

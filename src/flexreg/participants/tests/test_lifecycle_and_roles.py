@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import organisation_payload
 
+from conftest import organisation_payload
 from flexreg.accounts.models import ApiToken
 from flexreg.core.models import AuditEvent
 from flexreg.participants.models import Membership

@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import individual_payload, organisation_payload
 from django.db import connection
 
+from conftest import individual_payload, organisation_payload
 from flexreg.core.models import AuditEvent
 from flexreg.identifiers import ParticipantId
 from flexreg.participants.models import Membership, Participant, Verification
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_organisation_registers_verifies_and_registrant_becomes_authorised_person(
     registered: Any,
 ) -> None:
-    user, body, api = registered()
+    user, body, _ = registered()
     assert ParticipantId.parse(body["participant_id"]).value == body["participant_id"]
     assert body["status"] == "active"
     assert {r["role"]: r["status"] for r in body["roles"]} == {
@@ -85,7 +85,6 @@ def test_same_company_number_twice_names_the_existing_participant(registered: An
 
     other = User.objects.create_user(email="second@example.test", password="x" * 20)
     from conftest import Api
-
     from flexreg.accounts import services
     from flexreg.core.acting import Acting
 

@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from conftest import organisation_payload
 from django.utils import timezone
 
+from conftest import organisation_payload
 from flexreg.core import audit
 from flexreg.core.models import AuditEvent
 from flexreg.participants import services

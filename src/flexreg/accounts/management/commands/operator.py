@@ -48,8 +48,7 @@ class Command(BaseCommand):
             _, clear = account_services.issue_token(
                 acting, user, name="operator command", membership=membership, days=token_days
             )
-        self.stdout.write(
-            f"Central operator {email} acts for {held.participant.participant_id}/MARKET_FACILITATOR."
-        )
+        label = f"{held.participant.participant_id}/MARKET_FACILITATOR"
+        self.stdout.write(f"Central operator {email} acts for {label}.")
         self.stdout.write("API token (shown once, store it now):")
         self.stdout.write(clear)

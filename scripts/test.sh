@@ -6,6 +6,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 UV=$(command -v uv || echo "$HOME/.local/bin/uv")
 export FLEXREG_ENV=development
+# make test installs Chromium: a missing browser is a failure here, not a skip.
+export FLEXREG_REQUIRE_BROWSER=1
 status=0
 
 run_pytest() {

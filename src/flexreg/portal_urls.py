@@ -11,7 +11,9 @@ urlpatterns = [
     path("sign-out/", accounts.sign_out, name="sign-out"),
     path("create-account/", accounts.create_account, name="create-account"),
     path("register/", participants.register_start, name="register"),
-    path("register/organisation/", participants.register_organisation, name="register-organisation"),
+    path(
+        "register/organisation/", participants.register_organisation, name="register-organisation"
+    ),
     path("register/declaration/", participants.register_declaration, name="register-declaration"),
     path("register/roles/", participants.register_roles, name="register-roles"),
     path("register/check/", participants.register_check, name="register-check"),

@@ -29,7 +29,10 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (make browser installs Debian's)")
+        message = f"Chromium not found at {CHROMIUM} (make browser installs Debian's)"
+        if os.environ.get("FLEXREG_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -39,22 +42,31 @@ def browser() -> Iterator[Any]:
 
 
 class Problems:
-    """What went wrong in the browser: console errors (CSP violations, script errors) and
-    failed requests for our own pages and static files."""
+    """What went wrong in the browser: console errors (CSP violations, script errors), failed
+    requests for anything but the page itself, and any web font (FlexReg uses none: no GDS
+    Transport)."""
 
     def __init__(self) -> None:
         self.items: list[str] = []
 
     def _console(self, message: Any) -> None:
-        # A 403/404 page is a failed load for Chrome too; static failures are caught below.
+        # A 403/404 page is a failed load for Chrome too; other failures are caught below.
         if message.type == "error" and "Failed to load resource" not in message.text:
             self.items.append(f"console {message.type}: {message.text}")
+
+    def _request(self, request: Any) -> None:
+        if request.resource_type == "font":
+            self.items.append(f"font requested: {request.url}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.items.append(f"HTTP {response.status} {response.url}")
 
     def watch(self, page: Any) -> Any:
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
-        page.on("response", lambda r: self.items.append(f"HTTP {r.status} {r.url}")
-                if r.status >= 400 and "/static/" in r.url else None)
+        page.on("request", self._request)
+        page.on("response", self._response)
         return page
 
 

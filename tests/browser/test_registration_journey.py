@@ -36,14 +36,15 @@ def _known_govuk_issue(violation: dict[str, Any], node: dict[str, Any]) -> bool:
     purpose after testing with screen-reader users (alphagov/govuk-frontend#979, listed as a
     known axe issue). Only that exact case is excused.
     """
-    failing = [check for check in node.get("all", []) + node.get("any", [])
-               if check.get("data")]
+    failing = [check for check in node.get("all", []) + node.get("any", []) if check.get("data")]
     return (
         violation["id"] == "aria-allowed-attr"
         and "govuk-radios__input" in node.get("html", "")
         and "aria-controls=" in node.get("html", "")
-        and all(check.get("data") in (['aria-expanded="false"'], ['aria-expanded="true"'])
-                for check in failing)
+        and all(
+            check.get("data") in (['aria-expanded="false"'], ['aria-expanded="true"'])
+            for check in failing
+        )
     )
 
 
@@ -101,6 +102,7 @@ def register_organisation(
     # Nothing entered: an error summary linked to the fields, checked for accessibility too.
     page.get_by_role("button", name="Save and continue").click()
     visit(page, "Error: Organisation details")
+    screenshot(page, "organisation-details-errors")
     summary = page.locator(".govuk-error-summary")
     assert summary.is_visible()
     summary.get_by_role("link", name="Enter the organisation's legal name").click()
@@ -111,6 +113,7 @@ def register_organisation(
     assert not company_number_field.is_visible()  # revealed by the radio
     page.get_by_label("UK company").check()
     company_number_field.fill(company_number)
+    screenshot(page, "organisation-details-company")
     page.get_by_label("Address line 1").fill("1 Sample Street")
     page.get_by_label("Town or city").fill("London")
     page.get_by_label("Postcode").fill("sw1a 1aa")
@@ -148,7 +151,7 @@ def register_organisation(
 
 def participant_id_of(page: Any) -> str:
     value = page.locator("#participant-id").inner_text().strip()
-    assert re.fullmatch(r"[0-9A-Z]{6,20}", value), value
+    assert re.fullmatch(r"[A-Z]-[0-9A-Z]{6,20}", value), value
     return str(value)
 
 
@@ -157,13 +160,17 @@ def test_registration_verification_and_operator_approval(new_page: Any, operator
     page = new_page()
     create_account(page, "Jane Smith", "jane@brightwatt.example")
     register_organisation(
-        page, legal_name="Brightwatt Flex Limited (Sample)", company_number="99000001",
-        declarant="Jane Smith", roles=["Flexibility Service Provider", "Asset Owner"],
+        page,
+        legal_name="Brightwatt Flex Limited (Sample)",
+        company_number="99000001",
+        declarant="Jane Smith",
+        roles=["Flexibility Service Provider", "Asset Owner"],
     )
     assert page.locator("#participant-status").inner_text() == "Active"
     assert page.locator('[data-role="FSP"]').inner_text() == "Active"
     assert page.locator('[data-role="ASSET_OWNER"]').inner_text() == "Active"
-    assert "Registered: your Participant ID is" in page.locator(".govuk-notification-banner").inner_text()
+    banner = page.locator(".govuk-notification-banner").inner_text()
+    assert "Registered: your Participant ID is" in banner
     participant_id_of(page)
     screenshot(page, "participant-active")
 
@@ -174,8 +181,11 @@ def test_registration_verification_and_operator_approval(new_page: Any, operator
     page = new_page()
     create_account(page, "Arjun Patel", "arjun@handover.example")
     register_organisation(
-        page, legal_name="Handover Heat Pumps Limited (Sample)", company_number="99000003",
-        declarant="Jane Smith", roles=["Flexibility Service Provider"],
+        page,
+        legal_name="Handover Heat Pumps Limited (Sample)",
+        company_number="99000003",
+        declarant="Jane Smith",
+        roles=["Flexibility Service Provider"],
     )
     pending_id = participant_id_of(page)
     assert page.locator("#participant-status").inner_text() == "Pending verification"
@@ -193,6 +203,7 @@ def test_registration_verification_and_operator_approval(new_page: Any, operator
     operator_page.get_by_role("link", name="Handover Heat Pumps Limited (Sample)").click()
     visit(operator_page, "Review verification of Handover Heat Pumps Limited (Sample)")
     assert "HANDOVER HEAT PUMPS LIMITED (SAMPLE)" in operator_page.locator("main").inner_text()
+    screenshot(operator_page, "review-detail")
     operator_page.get_by_role("button", name="Record decision").click()
     visit(operator_page, "Error: Review verification of Handover Heat Pumps Limited (Sample)")
     operator_page.get_by_label("Approve").check()

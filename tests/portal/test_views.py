@@ -33,6 +33,7 @@ def _root_password(pytestconfig: pytest.Config) -> None:
     root = pytestconfig.pluginmanager.get_plugin(str(pytestconfig.rootpath / "conftest.py"))
     PASSWORD = root.PASSWORD
 
+
 ORGANISATION = {
     "legal_name": "Brightwatt Flex Limited (Sample)",
     "trading_name": "Brightwatt",
@@ -74,8 +75,13 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "form":
-            self.forms.append({"method": (a.get("method") or "get").lower(),
-                               "action": a.get("action"), "inputs": []})
+            self.forms.append(
+                {
+                    "method": (a.get("method") or "get").lower(),
+                    "action": a.get("action"),
+                    "inputs": [],
+                }
+            )
         elif tag in ("input", "button", "textarea", "select") and self.forms:
             self.forms[-1]["inputs"].append(a.get("name"))
 
@@ -107,13 +113,20 @@ def sign_in(client: Client, user: Any) -> Client:
 
 
 def register_via_portal(
-    client: Client, organisation: dict[str, str], declarant: str = "Jane Smith",
+    client: Client,
+    organisation: dict[str, str],
+    declarant: str = "Jane Smith",
     roles: tuple[str, ...] = ("FSP", "ASSET_OWNER"),
 ) -> Any:
     assert client.post("/register/organisation/", organisation).status_code == 302
-    response = client.post("/register/declaration/", {
-        "declarant_name": declarant, "declarant_is_applicant": "yes", "statement_accepted": "on",
-    })
+    response = client.post(
+        "/register/declaration/",
+        {
+            "declarant_name": declarant,
+            "declarant_is_applicant": "yes",
+            "statement_accepted": "on",
+        },
+    )
     assert response.status_code == 302, text_of(response)
     assert client.post("/register/roles/", {"requested_roles": list(roles)}).status_code == 302
     return client.post("/register/check/")
@@ -167,7 +180,8 @@ def test_public_pages_render_with_the_layout(client: Client, url: str) -> None:
     html = text_of(response)
     assert '<html lang="en-GB"' in html
     assert re.search(r"<title>[^<]+ – FlexReg</title>", html)
-    assert 'href="#main-content"' in html and '<main class="govuk-main-wrapper" id="main-content">' in html
+    assert 'href="#main-content"' in html
+    assert '<main class="govuk-main-wrapper" id="main-content">' in html
     assert "govuk-phase-banner" in html and "Beta" in html
     assert "govuk-frontend.min.css" in html and 'type="module"' in html
     # CSP: no inline scripts or styles; not a GOV.UK service.
@@ -176,11 +190,21 @@ def test_public_pages_render_with_the_layout(client: Client, url: str) -> None:
     assert "GOV.UK" not in html and "govuk-header__logotype" not in html
 
 
-@pytest.mark.parametrize("url", [
-    "/register/", "/register/organisation/", "/register/declaration/", "/register/roles/",
-    "/register/check/", "/register/individual/", "/participants/", "/participants/ABC123/",
-    "/operator/verifications/", "/operator/verifications/00000000-0000-0000-0000-000000000000/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/register/",
+        "/register/organisation/",
+        "/register/declaration/",
+        "/register/roles/",
+        "/register/check/",
+        "/register/individual/",
+        "/participants/",
+        "/participants/ABC123/",
+        "/operator/verifications/",
+        "/operator/verifications/00000000-0000-0000-0000-000000000000/",
+    ],
+)
 def test_anonymous_users_are_sent_to_sign_in(client: Client, url: str) -> None:
     response = client.get(url)
     assert response.status_code == 302
@@ -188,8 +212,14 @@ def test_anonymous_users_are_sent_to_sign_in(client: Client, url: str) -> None:
 
 
 def test_pages_render_for_a_signed_in_applicant(signed_in: Client) -> None:
-    for url in ["/", "/register/", "/register/organisation/", "/register/roles/",
-                "/register/individual/", "/participants/"]:
+    for url in [
+        "/",
+        "/register/",
+        "/register/organisation/",
+        "/register/roles/",
+        "/register/individual/",
+        "/participants/",
+    ]:
         response = signed_in.get(url)
         assert response.status_code == 200, url
         assert "Sign out" in text_of(response)
@@ -198,12 +228,16 @@ def test_pages_render_for_a_signed_in_applicant(signed_in: Client) -> None:
 def test_every_form_carries_a_csrf_token(
     client: Client, signed_in: Client, registered: Participant, operator_client: Client
 ) -> None:
-    review = Verification.objects.create(participant=registered, method="manual",
-                                         status="needs_review")
+    review = Verification.objects.create(
+        participant=registered, method="manual", status="needs_review"
+    )
     pages = [
-        (Client(), "/sign-in/"), (Client(), "/create-account/"),
-        (signed_in, "/register/organisation/"), (signed_in, "/register/roles/"),
-        (signed_in, "/register/individual/"), (signed_in, "/participants/"),
+        (Client(), "/sign-in/"),
+        (Client(), "/create-account/"),
+        (signed_in, "/register/organisation/"),
+        (signed_in, "/register/roles/"),
+        (signed_in, "/register/individual/"),
+        (signed_in, "/participants/"),
         (signed_in, f"/participants/{registered.participant_id}/"),
         (operator_client, "/operator/verifications/"),
         (operator_client, f"/operator/verifications/{review.public_id}/"),
@@ -241,6 +275,14 @@ def test_the_500_page_never_shows_a_stack_trace() -> None:
     assert "Traceback" not in html
 
 
+def test_the_csrf_failure_page_is_styled() -> None:
+    from flexreg.accounts.views import csrf_failure
+
+    response = csrf_failure(RequestFactory().post("/sign-in/"))
+    assert response.status_code == 403
+    assert "Your form could not be sent – FlexReg" in response.content.decode()
+
+
 # --- accounts -----------------------------------------------------------------------------------
 
 
@@ -248,9 +290,10 @@ def test_sign_in_rotates_the_session(client: Client, user: Any) -> None:
     client.get("/sign-in/")
     client.session.save()
     before = client.session.session_key
-    response = client.post("/sign-in/?next=/register/",
-                           {"email": "APPLICANT@example.test", "password": PASSWORD,
-                            "next": "/register/"})
+    response = client.post(
+        "/sign-in/?next=/register/",
+        {"email": "APPLICANT@example.test", "password": PASSWORD, "next": "/register/"},
+    )
     assert response.status_code == 302 and response["Location"] == "/register/"
     assert client.session.session_key != before
 
@@ -265,8 +308,9 @@ def test_sign_in_with_a_wrong_password_shows_an_error_summary(client: Client, us
 
 
 def test_sign_in_refuses_an_external_next_url(client: Client, user: Any) -> None:
-    response = client.post("/sign-in/", {"email": user.email, "password": PASSWORD,
-                                         "next": "https://evil.example/"})
+    response = client.post(
+        "/sign-in/", {"email": user.email, "password": PASSWORD, "next": "https://evil.example/"}
+    )
     assert response["Location"] == "/participants/"
 
 
@@ -278,24 +322,32 @@ def test_sign_out_is_post_only(signed_in: Client) -> None:
 
 
 def test_create_account_signs_the_new_user_in(client: Client) -> None:
-    response = client.post("/create-account/", {
-        "full_name": "Nia New", "email": "Nia@Example.test", "password": PASSWORD,
-    })
+    response = client.post(
+        "/create-account/",
+        {
+            "full_name": "Nia New",
+            "email": "Nia@Example.test",
+            "password": PASSWORD,
+        },
+    )
     assert response.status_code == 302 and response["Location"] == "/register/"
     assert client.get("/register/").status_code == 200
 
 
 def test_create_account_errors(client: Client, user: Any) -> None:
-    response = client.post("/create-account/", {"full_name": "", "email": "not-an-email",
-                                                "password": "short"})
+    response = client.post(
+        "/create-account/", {"full_name": "", "email": "not-an-email", "password": "short"}
+    )
     links = error_links(text_of(response))
     assert links["#full_name"] == "Enter your full name"
     assert links["#email"] == "Enter an email address like name@example.com"
-    response = client.post("/create-account/", {"full_name": "Dup", "email": user.email,
-                                                "password": "short"})
+    response = client.post(
+        "/create-account/", {"full_name": "Dup", "email": user.email, "password": "short"}
+    )
     assert "#password" in error_links(text_of(response))
-    response = client.post("/create-account/", {"full_name": "Dup", "email": user.email,
-                                                "password": PASSWORD})
+    response = client.post(
+        "/create-account/", {"full_name": "Dup", "email": user.email, "password": PASSWORD}
+    )
     assert error_links(text_of(response)) == {
         "#email": "An account with this email address already exists"
     }
@@ -312,6 +364,7 @@ def test_bad_organisation_details_show_an_error_summary_linked_to_fields(signed_
     assert links["#legal_name"] == "Enter the organisation's legal name"
     assert links["#company_number"] == "Enter the company number"
     assert links["#address_line1"].startswith("Enter address line 1")
+    assert links["#address_postcode"] == "Enter the postcode"
     assert links["#primary_email"] == "Enter the primary contact's email address"
     assert links["#email_domains"] == "Enter at least one email domain"
     # Inline messages next to the fields, and the page title says there is an error.
@@ -321,14 +374,30 @@ def test_bad_organisation_details_show_an_error_summary_linked_to_fields(signed_
 
 
 def test_schema_messages_reach_the_fields(signed_in: Client) -> None:
-    response = signed_in.post("/register/organisation/", {
-        **ORGANISATION, "address_postcode": "NOT A POSTCODE", "primary_phone": "020 7946 0000",
-        "vat_number": "GB123", "website": "http://plain.example", "email_domains": "not a domain",
-        "technical_name": "Only A Name", "technical_email": "", "technical_phone": "",
-    })
+    response = signed_in.post(
+        "/register/organisation/",
+        {
+            **ORGANISATION,
+            "address_postcode": "NOT A POSTCODE",
+            "primary_phone": "020 7946 0000",
+            "vat_number": "GB123",
+            "website": "http://plain.example",
+            "email_domains": "not a domain",
+            "technical_name": "Only A Name",
+            "technical_email": "",
+            "technical_phone": "",
+        },
+    )
     links = error_links(text_of(response))
-    assert set(links) == {"#address_postcode", "#primary_phone", "#vat_number", "#website",
-                          "#email_domains", "#technical_email", "#technical_phone"}
+    assert set(links) == {
+        "#address_postcode",
+        "#primary_phone",
+        "#vat_number",
+        "#website",
+        "#email_domains",
+        "#technical_email",
+        "#technical_phone",
+    }
     assert "international format" in links["#primary_phone"]
     assert links["#website"] == "Enter a web address starting https://"
 
@@ -338,9 +407,15 @@ def test_no_type_chosen_and_llp_numbers(signed_in: Client) -> None:
     assert error_links(text_of(response)) == {
         "#organisation_type": "Select the type of organisation"
     }
-    response = signed_in.post("/register/organisation/", {
-        **ORGANISATION, "organisation_type": "llp", "company_number": "", "llp_number": "",
-    })
+    response = signed_in.post(
+        "/register/organisation/",
+        {
+            **ORGANISATION,
+            "organisation_type": "llp",
+            "company_number": "",
+            "llp_number": "",
+        },
+    )
     assert error_links(text_of(response)) == {"#llp_number": "Enter the LLP number"}
 
 
@@ -371,8 +446,9 @@ def test_declaration_and_roles_validate(signed_in: Client) -> None:
     }
     links = error_links(text_of(signed_in.post("/register/roles/", {})))
     assert links == {"#requested_roles": "Select at least one role"}
-    links = error_links(text_of(signed_in.post("/register/roles/",
-                                               {"requested_roles": ["MARKET_FACILITATOR"]})))
+    links = error_links(
+        text_of(signed_in.post("/register/roles/", {"requested_roles": ["MARKET_FACILITATOR"]}))
+    )
     assert links == {"#requested_roles": "Select roles from the list"}
 
 
@@ -384,9 +460,14 @@ def test_no_declaration_for_organisations_without_a_company_number(signed_in: Cl
 
 def test_full_journey_ends_with_an_active_participant(signed_in: Client, user: Any) -> None:
     assert signed_in.post("/register/organisation/", ORGANISATION)["Location"] == "/register/"
-    signed_in.post("/register/declaration/", {"declarant_name": "Jane Smith",
-                                              "declarant_is_applicant": "yes",
-                                              "statement_accepted": "on"})
+    signed_in.post(
+        "/register/declaration/",
+        {
+            "declarant_name": "Jane Smith",
+            "declarant_is_applicant": "yes",
+            "statement_accepted": "on",
+        },
+    )
     signed_in.post("/register/roles/", {"requested_roles": ["FSP", "ASSET_OWNER"]})
     check = text_of(signed_in.get("/register/check/"))
     assert "govuk-summary-list" in check and "Brightwatt Flex Limited (Sample)" in check
@@ -414,12 +495,19 @@ def test_full_journey_ends_with_an_active_participant(signed_in: Client, user: A
 
 def test_change_links_return_to_check_answers(signed_in: Client, registered: Participant) -> None:
     register_via_portal_steps = {
-        **ORGANISATION, "company_number": "99000006", "legal_name": "Other Ltd",
+        **ORGANISATION,
+        "company_number": "99000006",
+        "legal_name": "Other Ltd",
     }
     signed_in.post("/register/organisation/", register_via_portal_steps)
-    signed_in.post("/register/declaration/", {"declarant_name": "Anne Bronte",
-                                              "declarant_is_applicant": "no",
-                                              "statement_accepted": "on"})
+    signed_in.post(
+        "/register/declaration/",
+        {
+            "declarant_name": "Anne Bronte",
+            "declarant_is_applicant": "no",
+            "statement_accepted": "on",
+        },
+    )
     signed_in.post("/register/roles/", {"requested_roles": ["FSP"]})
     response = signed_in.post("/register/roles/?from=check", {"requested_roles": ["AGGREGATOR"]})
     assert response["Location"] == "/register/check/"
@@ -442,11 +530,19 @@ def test_individual_registration(signed_in: Client) -> None:
     response = signed_in.post("/register/individual/", {"requested_roles": ["ASSET_OWNER"]})
     links = error_links(text_of(response))
     assert {"#given_name", "#family_name", "#address_line1", "#email", "#phone"} <= set(links)
-    response = signed_in.post("/register/individual/", {
-        "given_name": "Alex", "family_name": "Householder", "address_line1": "2 Home Lane",
-        "address_town": "Leeds", "address_postcode": "ls1 1aa", "email": "alex@home.example",
-        "phone": "+44 7911 123456", "requested_roles": ["ASSET_OWNER", "FSP"],
-    })
+    response = signed_in.post(
+        "/register/individual/",
+        {
+            "given_name": "Alex",
+            "family_name": "Householder",
+            "address_line1": "2 Home Lane",
+            "address_town": "Leeds",
+            "address_postcode": "ls1 1aa",
+            "email": "alex@home.example",
+            "phone": "+44 7911 123456",
+            "requested_roles": ["ASSET_OWNER", "FSP"],
+        },
+    )
     participant = Participant.objects.get(kind="individual")
     assert response["Location"] == f"/participants/{participant.participant_id}/"
     html = text_of(signed_in.get(response["Location"]))
@@ -484,13 +580,19 @@ def test_a_participant_someone_may_not_see_answers_404(
     registered: Participant, make_user: Any
 ) -> None:
     stranger = make_user("pending@example.test")
-    data = OrganisationIn.model_validate({
-        "kind": "organisation", "legal_name": "Somebody Else Ltd", "organisation_type": "charity",
-        "registered_address": {"line1": "1 Road", "town": "York", "postcode": "YO1 7HH"},
-        "contacts": {"primary": {"name": "S E", "email": "s@e.example",
-                                 "phone": "+44 20 7946 0001"}},
-        "email_domains": ["e.example"], "requested_roles": ["FSP"],
-    })
+    data = OrganisationIn.model_validate(
+        {
+            "kind": "organisation",
+            "legal_name": "Somebody Else Ltd",
+            "organisation_type": "charity",
+            "registered_address": {"line1": "1 Road", "town": "York", "postcode": "YO1 7HH"},
+            "contacts": {
+                "primary": {"name": "S E", "email": "s@e.example", "phone": "+44 20 7946 0001"}
+            },
+            "email_domains": ["e.example"],
+            "requested_roles": ["FSP"],
+        }
+    )
     services.register(Acting(user_id=stranger.pk, user_label=stranger.email, via="test"), data)
     client = sign_in(Client(), stranger)
     response = client.get(f"/participants/{registered.participant_id}/")
@@ -505,23 +607,32 @@ def test_a_participant_someone_may_not_see_answers_404(
 
 
 def test_the_review_queue_is_refused_to_others(signed_in: Client, registered: Participant) -> None:
-    review = Verification.objects.create(participant=registered, method="manual",
-                                         status="needs_review")
+    review = Verification.objects.create(
+        participant=registered, method="manual", status="needs_review"
+    )
     for url in ["/operator/verifications/", f"/operator/verifications/{review.public_id}/"]:
         response = signed_in.get(url)
         assert response.status_code == 403
         assert "You do not have access to this page" in text_of(response)
-    assert signed_in.post(f"/operator/verifications/{review.public_id}/",
-                          {"decision": "approve", "reason": "Looks fine"}).status_code == 403
+    assert (
+        signed_in.post(
+            f"/operator/verifications/{review.public_id}/",
+            {"decision": "approve", "reason": "Looks fine"},
+        ).status_code
+        == 403
+    )
     review.refresh_from_db()
     assert review.status == "needs_review"
 
 
 def test_an_unknown_verification_is_404_for_the_operator(operator_client: Client) -> None:
     assert operator_client.get("/operator/verifications/not-a-uuid/").status_code == 404
-    assert operator_client.get(
-        "/operator/verifications/00000000-0000-0000-0000-000000000000/"
-    ).status_code == 404
+    assert (
+        operator_client.get(
+            "/operator/verifications/00000000-0000-0000-0000-000000000000/"
+        ).status_code
+        == 404
+    )
 
 
 def test_operator_approves_a_mismatched_registration(
@@ -551,8 +662,9 @@ def test_operator_approves_a_mismatched_registration(
     assert links["#decision"] == "Select approve or reject"
     assert links["#reason"] == "Reason for your decision must be at least 3 characters"
 
-    response = operator_client.post(url, {"decision": "approve",
-                                          "reason": "Checked the board minutes by phone."})
+    response = operator_client.post(
+        url, {"decision": "approve", "reason": "Checked the board minutes by phone."}
+    )
     assert response.status_code == 302 and response["Location"] == "/operator/verifications/"
     assert "Approved" in text_of(operator_client.get("/operator/verifications/"))
     participant.refresh_from_db()

@@ -20,8 +20,15 @@ Loc = tuple[str, ...]
 
 # Pydantic's own error types that mean "nothing (usable) was given".
 _BLANK_TYPES = {
-    "missing", "string_too_short", "too_short", "bool_type", "bool_parsing", "enum",
-    "literal_error", "string_type", "none_required",
+    "missing",
+    "string_too_short",
+    "too_short",
+    "bool_type",
+    "bool_parsing",
+    "enum",
+    "literal_error",
+    "string_type",
+    "none_required",
 }
 
 
@@ -143,11 +150,16 @@ class _AccountIn(pydantic.BaseModel):
 
 class SignInForm(GovukForm):
     email = text(
-        "Email address", "Enter your email address", autocomplete="email",
-        input_type="email", spellcheck=False,
+        "Email address",
+        "Enter your email address",
+        autocomplete="email",
+        input_type="email",
+        spellcheck=False,
     )
     password = text(
-        "Password", "Enter your password", autocomplete="current-password",
+        "Password",
+        "Enter your password",
+        autocomplete="current-password",
         input_type="password",
     )
 
@@ -162,12 +174,19 @@ class SignInForm(GovukForm):
 class CreateAccountForm(GovukForm):
     full_name = text("Full name", "Enter your full name", autocomplete="name", spellcheck=False)
     email = text(
-        "Email address", "Enter your email address", hint="You will use this to sign in.",
-        autocomplete="email", input_type="email", spellcheck=False,
+        "Email address",
+        "Enter your email address",
+        hint="You will use this to sign in.",
+        autocomplete="email",
+        input_type="email",
+        spellcheck=False,
     )
     password = text(
-        "Password", "Enter a password", hint="At least 12 characters. A few unrelated words "
-        "make a good password.", autocomplete="new-password", input_type="password",
+        "Password",
+        "Enter a password",
+        hint="At least 12 characters. A few unrelated words make a good password.",
+        autocomplete="new-password",
+        input_type="password",
     )
     paths = {"full_name": ("full_name",), "email": ("email",), "password": ("password",)}
 
@@ -181,4 +200,3 @@ class CreateAccountForm(GovukForm):
         if not data.get("password"):
             self.add_error("password", self.fields["password"].blank_message)  # type: ignore[attr-defined]
         return data
-

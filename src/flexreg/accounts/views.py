@@ -39,17 +39,24 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = authenticate(
-            request, username=form.cleaned_data["email"].strip().lower(),
+            request,
+            username=form.cleaned_data["email"].strip().lower(),
             password=form.cleaned_data["password"],
         )
         if user is not None:
             login(request, user)  # a new session key: no session fixation
             return redirect(_next_url(request, "/participants/"))
         form.add_error("email", "Enter a correct email address and password")
-    return render(request, "accounts/sign_in.html", {
-        "form": form, "errors": form.error_summary(), "next": _next_url(request, ""),
-        "nav": "sign-in",
-    })
+    return render(
+        request,
+        "accounts/sign_in.html",
+        {
+            "form": form,
+            "errors": form.error_summary(),
+            "next": _next_url(request, ""),
+            "nav": "sign-in",
+        },
+    )
 
 
 @require_POST
@@ -67,7 +74,9 @@ def create_account(request: HttpRequest) -> HttpResponse:
         try:
             user = services.create_local_user(
                 request.acting,  # type: ignore[attr-defined]
-                email=data["email"], password=data["password"], full_name=data["full_name"],
+                email=data["email"],
+                password=data["password"],
+                full_name=data["full_name"],
             )
         except DomainError as exc:
             if exc.code == "user.email_taken":
@@ -77,10 +86,16 @@ def create_account(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect(_next_url(request, "/register/"))
-    return render(request, "accounts/create_account.html", {
-        "form": form, "errors": form.error_summary(), "next": _next_url(request, ""),
-        "nav": "create-account",
-    })
+    return render(
+        request,
+        "accounts/create_account.html",
+        {
+            "form": form,
+            "errors": form.error_summary(),
+            "next": _next_url(request, ""),
+            "nav": "create-account",
+        },
+    )
 
 
 # --- error pages (config.urls handler404 / handler500) ------------------------------------------
@@ -94,11 +109,27 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "404.html", status=404)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """For ``CSRF_FAILURE_VIEW``: a form came back without a valid CSRF token."""
+    if request.path.startswith("/api/"):
+        return problems.problem_response(
+            request,
+            status=403,
+            code="csrf_failed",
+            title="Forbidden",
+            detail="CSRF verification failed.",
+        )
+    return render(request, "csrf_failure.html", status=403)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """Rendered without the request's context: the database may be what failed."""
     if request.path.startswith("/api/"):
         return problems.problem_response(
-            request, status=500, code="internal_error", title="Internal error",
+            request,
+            status=500,
+            code="internal_error",
+            title="Internal error",
             detail="Something went wrong on our side. Quote the request id if you contact us.",
         )
     try:
@@ -107,6 +138,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
         )
     except Exception:  # the page of last resort must not fail
         logger.exception("could not render the 500 page")
-        body = "<!DOCTYPE html><title>Sorry, there is a problem – FlexReg</title>" \
+        body = (
+            "<!DOCTYPE html><title>Sorry, there is a problem – FlexReg</title>"
             "<h1>Sorry, there is a problem with the service</h1>"
+        )
     return HttpResponseServerError(body)

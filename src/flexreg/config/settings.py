@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "flexreg.core.middleware.RequestIdMiddleware",
+    "flexreg.core.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -143,6 +144,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/sign-in/"
+CSRF_FAILURE_VIEW = "flexreg.accounts.views.csrf_failure"
 LOGIN_REDIRECT_URL = "/"
 
 # --- Sessions and cookies -------------------------------------------------------------------

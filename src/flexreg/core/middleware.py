@@ -49,6 +49,38 @@ class RequestIdMiddleware:
         return response
 
 
+class RejectNulMiddleware:
+    """Refuse NUL characters anywhere in an API request: PostgreSQL cannot store them in text,
+    so they would otherwise surface as a server error deep inside a write."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/") and _has_nul(request):
+            from flexreg.core.problems import problem_response
+
+            return problem_response(
+                request, status=400, code="invalid_characters", title="Bad request",
+                detail="The request contains NUL characters, which are never valid here.",
+            )
+        return self.get_response(request)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path or "\x00" in request.META.get("QUERY_STRING", ""):
+        return True
+    if "%00" in request.META.get("QUERY_STRING", "") or "%00" in request.get_full_path():
+        return True
+    if "json" not in request.META.get("CONTENT_TYPE", ""):
+        return False  # uploads and forms: their own validation handles content
+    try:
+        body = request.body
+    except Exception:  # body already read or too large: Django's own checks handle it
+        return False
+    return b"\x00" in body or b"\\u0000" in body
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

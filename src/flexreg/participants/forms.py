@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 from django import forms
 
-from flexreg.accounts.forms import GovukForm, text
+from flexreg.accounts.forms import GovukForm, message_for, text
 from flexreg.core.roles import INDIVIDUAL_ROLES, ROLES
 from flexreg.participants import schemas
 from flexreg.participants.models import OrganisationType
@@ -43,9 +43,27 @@ def _dig(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
+def _check_postcode(form: GovukForm, address: dict[str, Any]) -> None:
+    """``AddressIn`` checks the postcode only once its other fields are valid; check it alone
+    too so that every error shows at once."""
+    if form.has_error("address_postcode"):
+        return
+    try:
+        schemas.AddressIn.model_validate({**address, "line1": "-", "town": "-"})
+    except pydantic.ValidationError as exc:
+        for err in exc.errors():
+            if str(err["type"]).startswith("postcode."):
+                form.add_error(
+                    "address_postcode", message_for(form.fields["address_postcode"], err)
+                )
+                return
+
+
 def _choice(label: str, choices: list[tuple[str, str]], blank: str) -> forms.ChoiceField:
     field = forms.ChoiceField(
-        label=label, choices=choices, required=False,
+        label=label,
+        choices=choices,
+        required=False,
         error_messages={"invalid_choice": blank},
     )
     field.blank_message = blank  # type: ignore[attr-defined]
@@ -54,7 +72,9 @@ def _choice(label: str, choices: list[tuple[str, str]], blank: str) -> forms.Cho
 
 def _multi(label: str, choices: list[tuple[str, str]], blank: str) -> forms.MultipleChoiceField:
     field = forms.MultipleChoiceField(
-        label=label, choices=choices, required=False,
+        label=label,
+        choices=choices,
+        required=False,
         error_messages={"invalid_choice": "Select roles from the list"},
     )
     field.blank_message = blank  # type: ignore[attr-defined]
@@ -66,82 +86,115 @@ def _multi(label: str, choices: list[tuple[str, str]], blank: str) -> forms.Mult
 
 class OrganisationDetailsForm(GovukForm):
     legal_name = text(
-        "Legal name", "Enter the organisation's legal name",
+        "Legal name",
+        "Enter the organisation's legal name",
         hint="As it appears on the Companies House register, if the organisation is registered "
-        "there.", autocomplete="organization",
+        "there.",
+        autocomplete="organization",
     )
     trading_name = text("Trading name (optional)", hint="If different from the legal name.")
     organisation_type = _choice(
-        "What type of organisation is it?", list(OrganisationType.choices),
+        "What type of organisation is it?",
+        list(OrganisationType.choices),
         "Select the type of organisation",
     )
     company_number = text(
-        "Company number", "Enter the company number",
-        hint="8 characters, like 01234567 or SC123456.", width="govuk-input--width-10",
+        "Company number",
+        "Enter the company number",
+        hint="8 characters, like 01234567 or SC123456.",
+        width="govuk-input--width-10",
         spellcheck=False,
     )
     llp_number = text(
-        "LLP number", "Enter the LLP number", hint="8 characters, like OC123456.",
-        width="govuk-input--width-10", spellcheck=False,
+        "LLP number",
+        "Enter the LLP number",
+        hint="8 characters, like OC123456.",
+        width="govuk-input--width-10",
+        spellcheck=False,
     )
     non_uk_country = text(
-        "Country of registration", "Enter the country of registration",
-        hint="A 2-letter country code, like IE or DE.", width="govuk-input--width-4",
+        "Country of registration",
+        "Enter the country of registration",
+        hint="A 2-letter country code, like IE or DE.",
+        width="govuk-input--width-4",
         spellcheck=False,
     )
     non_uk_registry = text("Registry", "Enter the name of the registry")
     non_uk_registration_number = text(
-        "Registration number", "Enter the registration number", width="govuk-input--width-20",
+        "Registration number",
+        "Enter the registration number",
+        width="govuk-input--width-20",
         spellcheck=False,
     )
     address_line1 = text(
-        "Address line 1", "Enter address line 1, typically the building and street",
+        "Address line 1",
+        "Enter address line 1, typically the building and street",
         autocomplete="address-line1",
     )
     address_line2 = text("Address line 2 (optional)", autocomplete="address-line2")
     address_town = text(
-        "Town or city", "Enter the town or city", width="govuk-!-width-two-thirds",
+        "Town or city",
+        "Enter the town or city",
+        width="govuk-!-width-two-thirds",
         autocomplete="address-level2",
     )
     address_county = text(
         "County (optional)", width="govuk-!-width-two-thirds", autocomplete="address-level1"
     )
     address_postcode = text(
-        "Postcode", "Enter the postcode", width="govuk-input--width-10",
-        autocomplete="postal-code", spellcheck=False,
+        "Postcode",
+        "Enter the postcode",
+        width="govuk-input--width-10",
+        autocomplete="postal-code",
+        spellcheck=False,
     )
     vat_number = text(
-        "VAT number (optional)", hint="GB followed by 9 or 12 digits, like GB123456789.",
-        width="govuk-input--width-20", spellcheck=False,
+        "VAT number (optional)",
+        hint="GB followed by 9 or 12 digits, like GB123456789.",
+        width="govuk-input--width-20",
+        spellcheck=False,
     )
     website = text(
-        "Website (optional)", hint="A web address starting https://.", autocomplete="url",
-        input_type="url", spellcheck=False,
+        "Website (optional)",
+        hint="A web address starting https://.",
+        autocomplete="url",
+        input_type="url",
+        spellcheck=False,
     )
     primary_name = text("Full name", "Enter the primary contact's full name", spellcheck=False)
     primary_email = text(
-        "Email address", "Enter the primary contact's email address", input_type="email",
+        "Email address",
+        "Enter the primary contact's email address",
+        input_type="email",
         spellcheck=False,
     )
     primary_phone = text(
-        "Phone number", "Enter the primary contact's phone number",
-        hint="In international format, like +44 20 7946 0000.", input_type="tel",
+        "Phone number",
+        "Enter the primary contact's phone number",
+        hint="In international format, like +44 20 7946 0000.",
+        input_type="tel",
         width="govuk-input--width-20",
     )
     technical_name = text("Full name", "Enter the technical contact's full name", spellcheck=False)
     technical_email = text(
-        "Email address", "Enter the technical contact's email address", input_type="email",
+        "Email address",
+        "Enter the technical contact's email address",
+        input_type="email",
         spellcheck=False,
     )
     technical_phone = text(
-        "Phone number", "Enter the technical contact's phone number",
-        hint="In international format, like +44 20 7946 0000.", input_type="tel",
+        "Phone number",
+        "Enter the technical contact's phone number",
+        hint="In international format, like +44 20 7946 0000.",
+        input_type="tel",
         width="govuk-input--width-20",
     )
     email_domains = text(
-        "Organisation email domains", "Enter at least one email domain",
+        "Organisation email domains",
+        "Enter at least one email domain",
         hint="The domains your staff's email addresses use, separated by commas, like "
-        "example.co.uk, example.com.", spellcheck=False,
+        "example.co.uk, example.com.",
+        spellcheck=False,
     )
 
     paths = {
@@ -195,7 +248,9 @@ class OrganisationDetailsForm(GovukForm):
         OrganisationType.COMPANY.value: ("company_number",),
         OrganisationType.LLP.value: ("llp_number",),
         OrganisationType.NON_UK.value: (
-            "non_uk_country", "non_uk_registry", "non_uk_registration_number",
+            "non_uk_country",
+            "non_uk_registry",
+            "non_uk_registration_number",
         ),
     }
 
@@ -231,6 +286,8 @@ class OrganisationDetailsForm(GovukForm):
             data = {**data, "company_number": data.get("llp_number") or ""}
         payload = organisation_input(data, declaration=None, roles=_PLACEHOLDER_ROLES)
         self.checked = self.validate_schema(schemas.OrganisationIn, payload)
+        if self.checked is None:
+            _check_postcode(self, payload["registered_address"])
         return data
 
     def normalised(self) -> dict[str, str]:
@@ -297,7 +354,8 @@ def organisation_input(
 
 class DeclarationForm(GovukForm):
     declarant_name = text(
-        "Full name of the declaring officer", "Enter the full name of the declaring officer",
+        "Full name of the declaring officer",
+        "Enter the full name of the declaring officer",
         hint="As it appears on the Companies House register, for example Jane Elizabeth Smith.",
         spellcheck=False,
     )
@@ -380,22 +438,35 @@ def place_registration_error(loc: Any, code: str) -> tuple[str, str | None]:
 
 
 class IndividualForm(GovukForm):
-    given_name = text("Given name", "Enter your given name", autocomplete="given-name",
-                      spellcheck=False)
-    family_name = text("Family name", "Enter your family name", autocomplete="family-name",
-                       spellcheck=False)
+    given_name = text(
+        "Given name", "Enter your given name", autocomplete="given-name", spellcheck=False
+    )
+    family_name = text(
+        "Family name", "Enter your family name", autocomplete="family-name", spellcheck=False
+    )
     address_line1 = OrganisationDetailsForm.base_fields["address_line1"]
     address_line2 = OrganisationDetailsForm.base_fields["address_line2"]
     address_town = OrganisationDetailsForm.base_fields["address_town"]
     address_county = OrganisationDetailsForm.base_fields["address_county"]
     address_postcode = OrganisationDetailsForm.base_fields["address_postcode"]
-    email = text("Email address", "Enter your email address", autocomplete="email",
-                 input_type="email", spellcheck=False)
-    phone = text("Phone number", "Enter your phone number",
-                 hint="In international format, like +44 7911 123456.", autocomplete="tel",
-                 input_type="tel", width="govuk-input--width-20")
-    requested_roles = _multi("Which roles do you want?", INDIVIDUAL_CHOICES,
-                             "Select at least one role")
+    email = text(
+        "Email address",
+        "Enter your email address",
+        autocomplete="email",
+        input_type="email",
+        spellcheck=False,
+    )
+    phone = text(
+        "Phone number",
+        "Enter your phone number",
+        hint="In international format, like +44 7911 123456.",
+        autocomplete="tel",
+        input_type="tel",
+        width="govuk-input--width-20",
+    )
+    requested_roles = _multi(
+        "Which roles do you want?", INDIVIDUAL_CHOICES, "Select at least one role"
+    )
 
     paths = {
         "given_name": ("given_name",),
@@ -419,17 +490,18 @@ class IndividualForm(GovukForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         given, family = data.get("given_name") or "", data.get("family_name") or ""
+        address = {
+            "line1": data.get("address_line1") or "",
+            "line2": data.get("address_line2") or "",
+            "town": data.get("address_town") or "",
+            "county": data.get("address_county") or "",
+            "postcode": data.get("address_postcode") or "",
+        }
         payload = {
             "kind": "individual",
             "given_name": given,
             "family_name": family,
-            "address": {
-                "line1": data.get("address_line1") or "",
-                "line2": data.get("address_line2") or "",
-                "town": data.get("address_town") or "",
-                "county": data.get("address_county") or "",
-                "postcode": data.get("address_postcode") or "",
-            },
+            "address": address,
             "contact": {
                 "name": f"{given} {family}".strip(),
                 "email": data.get("email") or "",
@@ -438,6 +510,8 @@ class IndividualForm(GovukForm):
             "requested_roles": data.get("requested_roles") or [],
         }
         self.checked = self.validate_schema(schemas.IndividualIn, payload)
+        if self.checked is None:
+            _check_postcode(self, address)
         return data
 
 
@@ -446,11 +520,13 @@ class IndividualForm(GovukForm):
 
 class DecisionForm(GovukForm):
     decision = _choice(
-        "Your decision", [("approve", "Approve"), ("reject", "Reject")],
+        "Your decision",
+        [("approve", "Approve"), ("reject", "Reject")],
         "Select approve or reject",
     )
     reason = forms.CharField(
-        label="Reason for your decision", required=False,
+        label="Reason for your decision",
+        required=False,
         help_text="Recorded in the audit log and shown to the participant.",
     )
     reason.blank_message = "Enter the reason for your decision"  # type: ignore[attr-defined]

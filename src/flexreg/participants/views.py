@@ -89,7 +89,7 @@ def _tag(status: str, tags: dict[str, str], label: str) -> dict[str, str]:
 
 
 def _acting(request: HttpRequest) -> Acting:
-    return request.acting  # type: ignore[attr-defined,no-any-return]
+    return request.acting  # type: ignore[attr-defined]
 
 
 # --- the registration draft -------------------------------------------------------------------
@@ -125,29 +125,45 @@ def _after_step(request: HttpRequest, draft: dict[str, Any]) -> HttpResponse:
 def _tasks(draft: dict[str, Any]) -> list[dict[str, Any]]:
     has_org = "organisation" in draft
     if not has_org:
-        declaration = {"status": "cannot_start", "href": None,
-                       "hint": "Complete the organisation details first."}
+        declaration = {
+            "status": "cannot_start",
+            "href": None,
+            "hint": "Complete the organisation details first.",
+        }
     elif not _needs_declaration(draft):
-        declaration = {"status": "not_needed", "href": None,
-                       "hint": "Only for organisations on the Companies House register: the "
-                       "central operator checks yours by hand."}
+        declaration = {
+            "status": "not_needed",
+            "href": None,
+            "hint": "Only for organisations on the Companies House register: the "
+            "central operator checks yours by hand.",
+        }
     else:
-        declaration = {"status": "completed" if "declaration" in draft else "incomplete",
-                       "href": reverse("register-declaration"),
-                       "hint": "A current director or member of the company declares that you "
-                       "may register it."}
+        declaration = {
+            "status": "completed" if "declaration" in draft else "incomplete",
+            "href": reverse("register-declaration"),
+            "hint": "A current director or member of the company declares that you "
+            "may register it.",
+        }
     return [
-        {"title": "Organisation details", "href": reverse("register-organisation"),
-         "status": "completed" if has_org else "incomplete",
-         "hint": "Legal name, company number, registered address and contacts."},
+        {
+            "title": "Organisation details",
+            "href": reverse("register-organisation"),
+            "status": "completed" if has_org else "incomplete",
+            "hint": "Legal name, company number, registered address and contacts.",
+        },
         {"title": "Director's declaration", **declaration},
-        {"title": "Roles", "href": reverse("register-roles"),
-         "status": "completed" if "roles" in draft else "incomplete",
-         "hint": "The market roles the organisation wants to hold."},
-        {"title": "Check your answers",
-         "href": reverse("register-check") if _ready(draft) else None,
-         "status": "incomplete" if _ready(draft) else "cannot_start",
-         "hint": "Then register and get your Participant ID."},
+        {
+            "title": "Roles",
+            "href": reverse("register-roles"),
+            "status": "completed" if "roles" in draft else "incomplete",
+            "hint": "The market roles the organisation wants to hold.",
+        },
+        {
+            "title": "Check your answers",
+            "href": reverse("register-check") if _ready(draft) else None,
+            "status": "incomplete" if _ready(draft) else "cannot_start",
+            "hint": "Then register and get your Participant ID.",
+        },
     ]
 
 
@@ -156,14 +172,24 @@ def register_start(request: HttpRequest) -> HttpResponse:
     draft = _draft(request)
     tasks = _tasks(draft)
     done = sum(1 for t in tasks[:3] if t["status"] in ("completed", "not_needed"))
-    return render(request, "participants/register_start.html", {
-        "tasks": tasks, "done": done, "nav": "register",
-    })
+    return render(
+        request,
+        "participants/register_start.html",
+        {
+            "tasks": tasks,
+            "done": done,
+            "nav": "register",
+        },
+    )
 
 
 def _step(
-    request: HttpRequest, form_class: type[GovukForm], key: str, template: str,
-    extra: dict[str, Any] | None = None, initial: dict[str, Any] | None = None,
+    request: HttpRequest,
+    form_class: type[GovukForm],
+    key: str,
+    template: str,
+    extra: dict[str, Any] | None = None,
+    initial: dict[str, Any] | None = None,
 ) -> HttpResponse:
     draft = _draft(request)
     if request.method == "POST":
@@ -180,8 +206,9 @@ def _step(
 
 @portal_requires(permissions.REGISTER)
 def register_organisation(request: HttpRequest) -> HttpResponse:
-    return _step(request, OrganisationDetailsForm, "organisation",
-                 "participants/register_organisation.html")
+    return _step(
+        request, OrganisationDetailsForm, "organisation", "participants/register_organisation.html"
+    )
 
 
 @portal_requires(permissions.REGISTER)
@@ -190,9 +217,13 @@ def register_declaration(request: HttpRequest) -> HttpResponse:
     if not _needs_declaration(draft):
         return redirect("register")
     org = draft["organisation"]
-    return _step(request, DeclarationForm, "declaration",
-                 "participants/register_declaration.html",
-                 {"company_number": org.get("company_number"), "legal_name": org.get("legal_name")})
+    return _step(
+        request,
+        DeclarationForm,
+        "declaration",
+        "participants/register_declaration.html",
+        {"company_number": org.get("company_number"), "legal_name": org.get("legal_name")},
+    )
 
 
 @portal_requires(permissions.REGISTER)
@@ -207,51 +238,106 @@ def _answers(draft: dict[str, Any]) -> list[dict[str, Any]]:
     org_url = reverse("register-organisation") + "?from=check"
 
     def row(key: str, lines: list[str], field: str, url: str = org_url) -> dict[str, Any]:
-        return {"key": key, "lines": [v for v in lines if v] or ["Not given"],
-                "href": f"{url}#{field}", "hidden": key.lower()}
+        return {
+            "key": key,
+            "lines": [v for v in lines if v] or ["Not given"],
+            "href": f"{url}#{field}",
+            "hidden": key.lower(),
+        }
 
     org_type = org.get("organisation_type", "")
     details = [
         row("Legal name", [org["legal_name"]], "legal_name"),
         row("Trading name", [org["trading_name"]], "trading_name"),
-        row("Type of organisation", [OrganisationType(org_type).label if org_type else ""],
-            "organisation_type"),
+        row(
+            "Type of organisation",
+            [OrganisationType(org_type).label if org_type else ""],
+            "organisation_type",
+        ),
     ]
     if org_type in COMPANY_TYPES:
         details.append(row("Company number", [org["company_number"]], "company_number"))
     if org_type == OrganisationType.NON_UK:
-        details.append(row("Registration outside the UK", [
-            org["non_uk_country"], org["non_uk_registry"], org["non_uk_registration_number"],
-        ], "non_uk_country"))
+        details.append(
+            row(
+                "Registration outside the UK",
+                [
+                    org["non_uk_country"],
+                    org["non_uk_registry"],
+                    org["non_uk_registration_number"],
+                ],
+                "non_uk_country",
+            )
+        )
     details += [
-        row("Registered address", [org["address_line1"], org["address_line2"],
-                                   org["address_town"], org["address_county"],
-                                   org["address_postcode"]], "address_line1"),
+        row(
+            "Registered address",
+            [
+                org["address_line1"],
+                org["address_line2"],
+                org["address_town"],
+                org["address_county"],
+                org["address_postcode"],
+            ],
+            "address_line1",
+        ),
         row("VAT number", [org["vat_number"]], "vat_number"),
         row("Website", [org["website"]], "website"),
         row("Email domains", [org["email_domains"]], "email_domains"),
-        row("Primary contact", [org["primary_name"], org["primary_email"], org["primary_phone"]],
-            "primary_name"),
-        row("Technical contact", [org["technical_name"], org["technical_email"],
-                                  org["technical_phone"]], "technical_name"),
+        row(
+            "Primary contact",
+            [org["primary_name"], org["primary_email"], org["primary_phone"]],
+            "primary_name",
+        ),
+        row(
+            "Technical contact",
+            [org["technical_name"], org["technical_email"], org["technical_phone"]],
+            "technical_name",
+        ),
     ]
     sections = [{"title": "Organisation details", "rows": details}]
     if _needs_declaration(draft):
         dec = draft.get("declaration") or {}
         dec_url = reverse("register-declaration") + "?from=check"
-        sections.append({"title": "Director's declaration", "rows": [
-            row("Declaring officer", [dec.get("declarant_name", "")], "declarant_name", dec_url),
-            row("Are you this officer?",
-                [{"yes": "Yes", "no": "No"}.get(dec.get("declarant_is_applicant", ""), "")],
-                "declarant_is_applicant", dec_url),
-            row("Declaration", ["Confirmed" if dec.get("statement_accepted") else ""],
-                "statement_accepted", dec_url),
-        ]})
+        sections.append(
+            {
+                "title": "Director's declaration",
+                "rows": [
+                    row(
+                        "Declaring officer",
+                        [dec.get("declarant_name", "")],
+                        "declarant_name",
+                        dec_url,
+                    ),
+                    row(
+                        "Are you this officer?",
+                        [{"yes": "Yes", "no": "No"}.get(dec.get("declarant_is_applicant", ""), "")],
+                        "declarant_is_applicant",
+                        dec_url,
+                    ),
+                    row(
+                        "Declaration",
+                        ["Confirmed" if dec.get("statement_accepted") else ""],
+                        "statement_accepted",
+                        dec_url,
+                    ),
+                ],
+            }
+        )
     roles_url = reverse("register-roles") + "?from=check"
-    sections.append({"title": "Roles", "rows": [
-        row("Roles requested", [ROLES[r].name for r in draft.get("roles", [])],
-            "requested_roles", roles_url),
-    ]})
+    sections.append(
+        {
+            "title": "Roles",
+            "rows": [
+                row(
+                    "Roles requested",
+                    [ROLES[r].name for r in draft.get("roles", [])],
+                    "requested_roles",
+                    roles_url,
+                ),
+            ],
+        }
+    )
     return sections
 
 
@@ -326,9 +412,16 @@ def register_check(request: HttpRequest) -> HttpResponse:
                     request, f"Registered: your Participant ID is {participant.participant_id}"
                 )
                 return redirect("participant", participant_id=participant.participant_id)
-    return render(request, "participants/register_check.html", {
-        "sections": _answers(draft), "errors": errors, "nav": "register",
-    }, status=422 if errors else 200)
+    return render(
+        request,
+        "participants/register_check.html",
+        {
+            "sections": _answers(draft),
+            "errors": errors,
+            "nav": "register",
+        },
+        status=422 if errors else 200,
+    )
 
 
 @portal_requires(permissions.REGISTER)
@@ -351,9 +444,15 @@ def register_individual(request: HttpRequest) -> HttpResponse:
                 return redirect("participant", participant_id=participant.participant_id)
     else:
         form = IndividualForm()
-    return render(request, "participants/register_individual.html", {
-        "form": form, "errors": form.error_summary(), "nav": "register",
-    })
+    return render(
+        request,
+        "participants/register_individual.html",
+        {
+            "form": form,
+            "errors": form.error_summary(),
+            "nav": "register",
+        },
+    )
 
 
 # --- participant pages ------------------------------------------------------------------------
@@ -379,7 +478,7 @@ def _verification_view(v: Verification) -> dict[str, Any]:
         "id": v.public_id,
         "tag": _tag(v.status, VERIFICATION_TAGS, VerificationStatus(v.status).label),
         "explained": VERIFICATION_EXPLAINED.get(v.status, ""),
-        "method": v.get_method_display(),  # type: ignore[attr-defined]
+        "method": v.get_method_display(),
         "submitted_at": v.submitted_at,
         "declarant_name": v.declarant_name,
         "declarant_is_applicant": v.declarant_is_applicant,
@@ -393,31 +492,42 @@ def _verification_view(v: Verification) -> dict[str, Any]:
     }
 
 
+def _organisation_type_label(record: schemas.ParticipantFull | schemas.ParticipantPublic) -> str:
+    value = getattr(record, "organisation_type", "")
+    return str(OrganisationType(value).label) if value else ""
+
+
 @portal_requires("participant:read")
 def participant_detail(request: HttpRequest, participant_id: str) -> HttpResponse:
     acting = _acting_for_page(request, participant_id)
     participant = selectors.participant_for(acting, participant_id)
     full = selectors.view_of(acting, participant) == "full"
     verification = selectors.latest_verification(participant) if full else None
-    record = schemas.full_out(participant, verification) if full else schemas.public_out(participant)
+    record = (
+        schemas.full_out(participant, verification) if full else schemas.public_out(participant)
+    )
     roles = [
-        {"code": r.role, "name": ROLES[r.role].name,
-         "tag": _tag(r.status, ROLE_TAGS, RoleStatus(r.status).label)}
+        {
+            "code": r.role,
+            "name": ROLES[r.role].name,
+            "tag": _tag(r.status, ROLE_TAGS, RoleStatus(r.status).label),
+        }
         for r in record.roles
     ]
-    return render(request, "participants/participant.html", {
-        "record": record,
-        "full": full,
-        "status": _tag(record.status, PARTICIPANT_TAGS, ParticipantStatus(record.status).label),
-        "roles": roles,
-        "verification": _verification_view(verification) if verification else None,
-        "organisation_type": (
-            OrganisationType(record.organisation_type).label
-            if full and getattr(record, "organisation_type", "") else ""
-        ),
-        "acting_here": _acting(request).participant_id == participant.participant_id,
-        "nav": "participants",
-    })
+    return render(
+        request,
+        "participants/participant.html",
+        {
+            "record": record,
+            "full": full,
+            "status": _tag(record.status, PARTICIPANT_TAGS, ParticipantStatus(record.status).label),
+            "roles": roles,
+            "verification": _verification_view(verification) if verification else None,
+            "organisation_type": _organisation_type_label(record),
+            "acting_here": _acting(request).participant_id == participant.participant_id,
+            "nav": "participants",
+        },
+    )
 
 
 def _memberships_page(
@@ -430,16 +540,26 @@ def _memberships_page(
             "participant_id": m.participant_role.participant.participant_id,
             "name": m.participant_role.participant.legal_name,
             "role": ROLES[m.participant_role.role].name,
-            "status": _tag(m.participant_role.participant.status, PARTICIPANT_TAGS,
-                           m.participant_role.participant.get_status_display()),
+            "status": _tag(
+                m.participant_role.participant.status,
+                PARTICIPANT_TAGS,
+                m.participant_role.participant.get_status_display(),
+            ),
             "authorised_person": m.is_authorised_person,
             "current": m.pk == acting.membership_id,
         }
         for m in usable_memberships(request.user)  # type: ignore[arg-type]
     ]
-    return render(request, "participants/my_participants.html", {
-        "rows": rows, "errors": errors or [], "nav": "participants",
-    }, status=status)
+    return render(
+        request,
+        "participants/my_participants.html",
+        {
+            "rows": rows,
+            "errors": errors or [],
+            "nav": "participants",
+        },
+        status=status,
+    )
 
 
 @portal_requires(permissions.REGISTER)
@@ -454,9 +574,16 @@ def switch_acting(request: HttpRequest) -> HttpResponse:
     try:
         membership = membership_by_label(request.user, label)  # type: ignore[arg-type]
     except DomainError:
-        return _memberships_page(request, [{
-            "href": "#membership", "text": "Select one of your participant roles",
-        }], status=400)
+        return _memberships_page(
+            request,
+            [
+                {
+                    "href": "#membership",
+                    "text": "Select one of your participant roles",
+                }
+            ],
+            status=400,
+        )
     request.session[SESSION_KEY] = membership.pk
     held = membership.participant_role
     messages.success(
@@ -485,9 +612,16 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         }
         for v in queue[:QUEUE_LIMIT]
     ]
-    return render(request, "participants/review_queue.html", {
-        "rows": rows, "total": total, "limit": QUEUE_LIMIT, "nav": "operator",
-    })
+    return render(
+        request,
+        "participants/review_queue.html",
+        {
+            "rows": rows,
+            "total": total,
+            "limit": QUEUE_LIMIT,
+            "nav": "operator",
+        },
+    )
 
 
 @portal_requires("verification:review")
@@ -515,12 +649,17 @@ def review_detail(request: HttpRequest, verification_id: str) -> HttpResponse:
     else:
         form = DecisionForm()
     participant = verification.participant
-    return render(request, "participants/review_detail.html", {
-        "verification": _verification_view(verification),
-        "participant": participant,
-        "participant_status": _tag(participant.status, PARTICIPANT_TAGS,
-                                   participant.get_status_display()),
-        "form": form,
-        "errors": form.error_summary(),
-        "nav": "operator",
-    })
+    return render(
+        request,
+        "participants/review_detail.html",
+        {
+            "verification": _verification_view(verification),
+            "participant": participant,
+            "participant_status": _tag(
+                participant.status, PARTICIPANT_TAGS, participant.get_status_display()
+            ),
+            "form": form,
+            "errors": form.error_summary(),
+            "nav": "operator",
+        },
+    )

@@ -295,3 +295,13 @@ def test_verification_rows_hold_one_open_attempt(registered: Any) -> None:
     statuses = sorted(Verification.objects.values_list("status", flat=True))
     assert statuses == ["passed", "superseded"]
     assert api.get(f"/participants/{body['participant_id']}").json()["status"] == "active"
+
+
+def test_nul_characters_are_refused_not_a_server_error(make_user: Any, api_for: Any) -> None:
+    api = api_for(make_user())
+    response = api.post("/participants", organisation_payload(legal_name="Bad\u0000Name"))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_characters"
+    assert api.post("/me/tokens", {"name": "\x00"}).status_code == 400
+    assert api.get("/me/tokens?x=%00").status_code == 400
+    assert Participant.objects.count() == 0

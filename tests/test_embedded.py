@@ -42,8 +42,8 @@ def test_several_processes_start_at_once_and_share_one_server(tmp_path: Any) -> 
     code = (
         "import django; django.setup();"
         "from django.db import connection; connection.ensure_connection();"
-        "info = connection.connection.info;"
-        "print(info.host, connection.cursor().execute('select 1') or 1)"
+        "cur = connection.cursor(); cur.execute('select 1');"
+        "print(connection.connection.info.host, cur.fetchone()[0])"
     )
     try:
         procs = [

@@ -61,7 +61,10 @@ class RejectNulMiddleware:
             from flexreg.core.problems import problem_response
 
             return problem_response(
-                request, status=400, code="invalid_characters", title="Bad request",
+                request,
+                status=400,
+                code="invalid_characters",
+                title="Bad request",
                 detail="The request contains NUL characters, which are never valid here.",
             )
         return self.get_response(request)

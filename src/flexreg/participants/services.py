@@ -978,3 +978,60 @@ def offline_company_facts(company_number: str) -> dict[str, Any] | None:
         "status_label": row.status_label,
         "imported_at": row.imported_at.isoformat(),
     }
+
+
+# --- proven identity (private individuals) --------------------------------------------------
+
+
+@transaction.atomic
+def record_proven_identity(
+    acting: Acting, participant: Participant, *, provider: str, level: str, evidence: dict[str, Any]
+) -> Verification:
+    """An identity provider proved the individual's identity (e.g. GOV.UK One Login, ``P2``).
+
+    Closes the open identity verification as passed (or records a new passed one), activates the
+    participant and makes the registrant its Authorised Person. ``evidence`` holds what was
+    checked (issuer, ``vot``, the credential's ``jti``/issue time), never the identity claims
+    themselves (personal data stays with the provider).
+    """
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if participant.kind != ParticipantKind.INDIVIDUAL:
+        raise DomainError(
+            code="identity.not_an_individual",
+            detail="Proof of identity applies to private individuals only.",
+        )
+    if not (acting.acts_for(participant.pk) or acting.via == "system"):
+        raise NotFound()
+    open_ = (
+        Verification.objects.select_for_update()
+        .filter(
+            participant=participant,
+            method=VerificationMethod.IDENTITY,
+            status__in=[VerificationStatus.PENDING, VerificationStatus.NEEDS_REVIEW],
+        )
+        .first()
+    )
+    verification = open_ or Verification(
+        participant=participant,
+        method=VerificationMethod.IDENTITY,
+        submitted_by_id=acting.user_id,
+    )
+    before = verification.status if open_ else None
+    verification.status = VerificationStatus.PASSED
+    verification.reasons = []
+    verification.company_snapshot = {"identity_provider": provider, "level": level, **evidence}
+    verification.attempts += 1
+    verification.last_attempt_at = timezone.now()
+    verification.save()
+    audit.record(
+        acting,
+        "verification.identity_proven",
+        object_type="verification",
+        object_id=str(verification.public_id),
+        subject_participant_id=participant.participant_id,
+        before={"status": before} if before else None,
+        after={"status": verification.status, "provider": provider, "level": level},
+    )
+    if participant.status == S.PENDING_VERIFICATION:
+        _activate(acting, participant, f"Identity proven through {provider} ({level}).")
+    return verification

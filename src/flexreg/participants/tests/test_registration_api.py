@@ -305,3 +305,20 @@ def test_nul_characters_are_refused_not_a_server_error(make_user: Any, api_for: 
     assert api.post("/me/tokens", {"name": "\x00"}).status_code == 400
     assert api.get("/me/tokens?x=%00").status_code == 400
     assert Participant.objects.count() == 0
+
+
+def test_proven_identity_activates_an_individual(registered: Any) -> None:
+    from flexreg.core.acting import Acting
+    from flexreg.participants import services
+
+    user, body, api = registered(individual_payload())
+    participant = Participant.objects.get(participant_id=body["participant_id"])
+    services.record_proven_identity(
+        Acting.system("one-login"), participant, provider="GOV.UK One Login", level="P2",
+        evidence={"issuer": "https://identity.integration.account.gov.uk/", "vot": "P2"},
+    )
+    seen = api.get(f"/participants/{body['participant_id']}").json()
+    assert seen["status"] == "active"
+    assert seen["verification"]["status"] == "passed"
+    assert Membership.objects.filter(user=user, is_authorised_person=True).exists()
+    assert AuditEvent.objects.filter(action="verification.identity_proven").exists()

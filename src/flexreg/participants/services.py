@@ -359,6 +359,8 @@ def submit_verification(
     """(Re)submit a director's declaration; a rejected participant may apply again."""
     permissions.require(acting, "verification:submit")
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if not acting.acts_for(participant.pk):
+        raise NotFound()  # declarations come from the participant's own people
     if not participant.company_number:
         raise DomainError(
             code="declaration.not_applicable",

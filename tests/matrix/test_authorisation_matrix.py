@@ -1,0 +1,241 @@
+"""The authorisation matrix: every API operation, run as five kinds of caller.
+
+Callers: anonymous; a member of another participant (with all its permissions); a member of the
+participant without the permission (a membership holding none); a member with it (the
+participant's Authorised Person); a central operator. Each call runs in a savepoint rolled back
+afterwards, so every caller meets the same state. A new API operation fails
+``test_every_operation_has_a_scenario`` until it is given a row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from conftest import Api, organisation_payload
+from flexreg.config.api import api
+from flexreg.participants.models import Membership, Participant, ParticipantRole
+
+CALLERS = ("anonymous", "other", "without", "with", "operator")
+
+
+@dataclass
+class World:
+    a: Participant
+    b: Participant
+    pending_verification_id: str
+    apis: dict[str, Api]
+    a_key_id: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    operation: str  # "METHOD /api/v1/path/{template}"
+    build: Callable[[World], tuple[str, Any]]  # -> (concrete path, JSON body or None)
+    expect: dict[str, int]
+
+
+def _expect(anonymous: int, other: int, without: int, with_: int, operator: int) -> dict[str, int]:
+    return dict(zip(CALLERS, (anonymous, other, without, with_, operator), strict=True))
+
+
+DECLARATION = {
+    "declarant_name": "Jane Smith",
+    "declarant_is_applicant": True,
+    "statement_accepted": True,
+}
+
+SCENARIOS = [
+    Scenario(
+        "POST /api/v1/participants",
+        lambda w: (
+            "/participants",
+            organisation_payload(
+                company_number="99000006",
+                legal_name="Bronte Heat Co-operative Limited (Sample)",
+                declaration={**DECLARATION, "declarant_name": "Anne Bronte"},
+            ),
+        ),
+        _expect(401, 201, 201, 201, 201),
+    ),
+    Scenario(
+        "GET /api/v1/participants",
+        lambda w: ("/participants", None),
+        _expect(401, 200, 403, 200, 200),
+    ),
+    Scenario(
+        "GET /api/v1/participants/{participant_id}",
+        lambda w: (f"/participants/{w.a.participant_id}", None),
+        # another participant sees the public view of an active participant
+        _expect(401, 200, 403, 200, 200),
+    ),
+    Scenario(
+        "PATCH /api/v1/participants/{participant_id}",
+        lambda w: (f"/participants/{w.a.participant_id}", {"trading_name": "Renamed"}),
+        _expect(401, 404, 403, 200, 404),
+    ),
+    Scenario(
+        "POST /api/v1/participants/{participant_id}/roles",
+        lambda w: (f"/participants/{w.a.participant_id}/roles", {"role": "OEM"}),
+        _expect(401, 404, 403, 201, 404),
+    ),
+    Scenario(
+        "POST /api/v1/participants/{participant_id}/roles/{role}/withdraw",
+        lambda w: (
+            f"/participants/{w.a.participant_id}/roles/ASSET_OWNER/withdraw",
+            {"reason": "No longer needed"},
+        ),
+        # the central operator may withdraw a participant's role
+        _expect(401, 404, 403, 200, 200),
+    ),
+    Scenario(
+        "POST /api/v1/participants/{participant_id}/roles/{role}/decision",
+        lambda w: (
+            f"/participants/{w.a.participant_id}/roles/AGGREGATOR/decision",
+            {"decision": "approve", "reason": "Checked"},
+        ),
+        _expect(401, 403, 403, 403, 200),
+    ),
+    Scenario(
+        "POST /api/v1/participants/{participant_id}/verification",
+        lambda w: (f"/participants/{w.a.participant_id}/verification", DECLARATION),
+        # A is active already: the member with permission gets a coded 409
+        _expect(401, 404, 403, 409, 404),
+    ),
+    Scenario(
+        "GET /api/v1/participants/{participant_id}/verifications",
+        lambda w: (f"/participants/{w.a.participant_id}/verifications", None),
+        _expect(401, 404, 403, 200, 200),
+    ),
+    Scenario(
+        "POST /api/v1/participants/{participant_id}/transitions",
+        lambda w: (
+            f"/participants/{w.a.participant_id}/transitions",
+            {"transition": "suspend", "reason": "Unpaid"},
+        ),
+        _expect(401, 404, 403, 403, 200),
+    ),
+    Scenario(
+        "GET /api/v1/operator/verifications",
+        lambda w: ("/operator/verifications", None),
+        _expect(401, 403, 403, 403, 200),
+    ),
+    Scenario(
+        "POST /api/v1/operator/verifications/{verification_id}/decision",
+        lambda w: (
+            f"/operator/verifications/{w.pending_verification_id}/decision",
+            {"decision": "approve", "reason": "Checked by hand"},
+        ),
+        _expect(401, 403, 403, 403, 200),
+    ),
+    Scenario("GET /api/v1/me", lambda w: ("/me", None), _expect(401, 200, 200, 200, 200)),
+    Scenario(
+        "GET /api/v1/me/tokens", lambda w: ("/me/tokens", None), _expect(401, 200, 200, 200, 200)
+    ),
+    Scenario(
+        "POST /api/v1/me/tokens",
+        lambda w: ("/me/tokens", {"name": "matrix"}),
+        _expect(401, 201, 201, 201, 201),
+    ),
+    Scenario(
+        "DELETE /api/v1/me/tokens/{key_id}",
+        # A's Authorised Person's own token; everyone else gets 404 for it
+        lambda w: (f"/me/tokens/{w.a_key_id}", None),
+        _expect(401, 404, 404, 200, 404),
+    ),
+    Scenario("GET /api/v1/health", lambda w: ("/health", None), _expect(200, 200, 200, 200, 200)),
+]
+
+
+def _api_operations() -> set[str]:
+    found = set()
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for method in operation.methods:
+                    found.add(f"{method} /api/v1{prefix}{path}".replace("//", "/").rstrip("/"))
+    return found
+
+
+def test_every_operation_has_a_scenario() -> None:
+    covered = {s.operation for s in SCENARIOS}
+    assert _api_operations() - covered == set(), "give each new API operation a matrix row"
+    assert covered - _api_operations() == set(), "matrix rows for operations that do not exist"
+
+
+@pytest.fixture
+def world(registered: Any, operator: Any, make_user: Any, api_for: Any, token_for: Any) -> World:
+    from flexreg.accounts.models import ApiToken
+
+    a_user, a_body, _ = registered()
+    _, b_body, _ = registered(
+        organisation_payload(
+            company_number="OC990004",
+            legal_name="Solar Commons LLP (Sample)",
+            organisation_type="llp",
+            declaration={**DECLARATION, "declarant_name": "Amira Khan"},
+        )
+    )
+    _, pending_body, _ = registered(
+        organisation_payload(
+            company_number="99000003",
+            legal_name="Handover Heat Pumps Limited (Sample)",
+        )
+    )
+    a = Participant.objects.get(participant_id=a_body["participant_id"])
+    b = Participant.objects.get(participant_id=b_body["participant_id"])
+    a_fsp = Membership.objects.get(
+        user=a_user, participant_role__participant=a, participant_role__role="FSP"
+    )
+    b_fsp = Membership.objects.get(participant_role__participant=b, participant_role__role="FSP")
+    # A has a role waiting for the operator's decision.
+    ParticipantRole.objects.create(participant=a, role="AGGREGATOR")
+    # A member of A holding no permission at all.
+    without_user = make_user()
+    without = Membership.objects.create(
+        user=without_user, participant_role=a_fsp.participant_role, permissions=[]
+    )
+    a_api = api_for(a_user, a_fsp)
+    a_key_id = ApiToken.objects.filter(user=a_user, membership=a_fsp).latest("created_at").key_id
+    op_user, op_membership = operator
+    return World(
+        a=a,
+        b=b,
+        pending_verification_id=pending_body["verification"]["verification_id"],
+        apis={
+            "anonymous": Api(None),
+            "other": api_for(b_fsp.user, b_fsp),
+            "without": Api(token_for(without_user, without)),
+            "with": a_api,
+            "operator": api_for(op_user, op_membership),
+        },
+        a_key_id=a_key_id,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.operation for s in SCENARIOS])
+def test_matrix(world: World, scenario: Scenario) -> None:
+    method, _ = scenario.operation.split(" ", 1)
+    outcomes = {}
+    for caller in CALLERS:
+        path, body = scenario.build(world)
+        client = world.apis[caller]
+        with transaction.atomic():
+            if method == "GET":
+                response = client.get(path)
+            elif method == "POST":
+                response = client.post(path, body)
+            elif method == "PATCH":
+                response = client.patch(path, body)
+            else:
+                response = client.delete(path)
+            transaction.set_rollback(True)
+        outcomes[caller] = response.status_code
+        if response.status_code >= 400:
+            assert response["Content-Type"] == "application/problem+json", (caller, path)
+    assert outcomes == scenario.expect

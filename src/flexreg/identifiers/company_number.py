@@ -23,8 +23,9 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Final, NamedTuple, Self
+from typing import Final, NamedTuple
 
+from flexreg.identifiers.base import Identifier
 from flexreg.identifiers.errors import MAX_RAW_LENGTH, IdentifierError
 
 __all__ = [
@@ -185,25 +186,11 @@ def _validate(value: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class CompanyNumber:
+class CompanyNumber(Identifier):
     """A Companies House company number in its normalised 8-character form."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _validate(self.value)
-
-    @classmethod
-    def parse(cls, raw: str) -> Self:
-        return cls(_normalise(raw))
-
-    @classmethod
-    def is_valid(cls, raw: str) -> bool:
-        try:
-            cls.parse(raw)
-        except IdentifierError:
-            return False
-        return True
+    normalise = staticmethod(_normalise)
+    validate = staticmethod(_validate)
 
     @property
     def prefix(self) -> str:
@@ -225,9 +212,6 @@ class CompanyNumber:
     @property
     def description(self) -> str:
         return self._info.description
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def is_valid_company_number(raw: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Self
 
+from flexreg.identifiers.base import Identifier
 from flexreg.identifiers.errors import MAX_RAW_LENGTH, IdentifierError
 
 __all__ = ["GSP_GROUP_NAMES", "GSPGroup", "is_valid_gsp_group"]
@@ -56,25 +57,11 @@ def _validate(value: str) -> None:
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class GSPGroup:
+class GSPGroup(Identifier):
     """A GSP group, e.g. ``_C`` (London)."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _validate(self.value)
-
-    @classmethod
-    def parse(cls, raw: str) -> Self:
-        return cls(_normalise(raw))
-
-    @classmethod
-    def is_valid(cls, raw: str) -> bool:
-        try:
-            cls.parse(raw)
-        except IdentifierError:
-            return False
-        return True
+    normalise = staticmethod(_normalise)
+    validate = staticmethod(_validate)
 
     @classmethod
     def all(cls) -> tuple[Self, ...]:
@@ -94,9 +81,6 @@ class GSPGroup:
     @property
     def name(self) -> str:
         return GSP_GROUP_NAMES[self.value]
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def is_valid_gsp_group(raw: str) -> bool:

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Self
 
+from flexreg.identifiers.base import Identifier
 from flexreg.identifiers.errors import MAX_RAW_LENGTH, IdentifierError
 from flexreg.identifiers.gsp_group import GSP_GROUP_NAMES, GSPGroup
 
@@ -174,13 +175,11 @@ def _validate_core(value: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class MPANCore:
+class MPANCore(Identifier):
     """The 13-digit MPAN core, the unique identifier of a meter point."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _validate_core(self.value)
+    normalise = staticmethod(_normalise)
+    validate = staticmethod(_validate_core)
 
     @classmethod
     def parse(cls, raw: str) -> Self:
@@ -189,14 +188,6 @@ class MPANCore:
         if len(value) == _FULL_LENGTH:
             return cls(FullMPAN.parse(value).core.value)
         return cls(value)
-
-    @classmethod
-    def is_valid(cls, raw: str) -> bool:
-        try:
-            cls.parse(raw)
-        except IdentifierError:
-            return False
-        return True
 
     @property
     def distributor_id(self) -> str:
@@ -221,9 +212,6 @@ class MPANCore:
         """The grouping used on bills: ``"12 3456 7890 126"``."""
         v = self.value
         return f"{v[:2]} {v[2:6]} {v[6:10]} {v[10:]}"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)

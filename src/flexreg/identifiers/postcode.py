@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Self
+from typing import Final
 
+from flexreg.identifiers.base import Identifier
 from flexreg.identifiers.errors import MAX_RAW_LENGTH, IdentifierError
 
 __all__ = ["DOMAIN_POSTCODE_PATTERN", "Postcode", "is_valid_postcode"]
@@ -95,25 +96,11 @@ def _validate(value: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Postcode:
+class Postcode(Identifier):
     """A UK postcode in normalised form, e.g. ``SW1A 1AA``."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _validate(self.value)
-
-    @classmethod
-    def parse(cls, raw: str) -> Self:
-        return cls(_normalise(raw))
-
-    @classmethod
-    def is_valid(cls, raw: str) -> bool:
-        try:
-            cls.parse(raw)
-        except IdentifierError:
-            return False
-        return True
+    normalise = staticmethod(_normalise)
+    validate = staticmethod(_validate)
 
     @property
     def outward(self) -> str:
@@ -138,9 +125,6 @@ class Postcode:
     def sector(self) -> str:
         """The postcode sector, e.g. ``"SW1A 1"``."""
         return self.value[:-2]
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def is_valid_postcode(raw: str) -> bool:

@@ -63,6 +63,11 @@ def _fuzz(operation: Any, headers: dict[str, str]) -> None:
             headers_ci = {k.lower(): v for k, v in response.headers.items()}
             content_type = headers_ci.get("content-type", [""])
             content_type = content_type[0] if isinstance(content_type, list) else content_type
+            if case.path == "/api/v1/oauth/token":
+                # OAuth's own error format (RFC 6749 §5.2), see docs/api.md.
+                assert content_type.startswith("application/json")
+                assert "error" in response.json()
+                return
             assert content_type.startswith("application/problem+json"), (
                 f"{case.method} {case.path}: {response.status_code} {response.text[:300]}"
             )

@@ -90,12 +90,46 @@ def create_account(page: Any, name: str, email: str) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    # The email address is confirmed before the account can be used.
+    visit(page, "Check your email")
+    from django.core import mail
+
+    message = mail.outbox[-1]
+    assert message.to == [email.lower()]
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+/)", message.body)
+    assert link, message.body
+    page.goto(link.group(1))
+    visit(page, "Confirm your email address")
+    page.get_by_role("button", name="Confirm email address").click()
     visit(page, "Register your organisation")
+
+
+def set_up_totp(page: Any, then: str) -> None:
+    """An Authorised Person or operator is sent to set up an authenticator app; do so."""
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    visit(page, "Set up an authenticator app")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    counters = list(yield_hotp_counters_from_time())
+    counter = counters[len(counters) // 2]  # the step an app shows now
+    page.get_by_label("Code from your authenticator app").fill(
+        format_hotp_value(hotp_value(secret, counter))
+    )
+    page.get_by_role("button", name="Set up").click()
+    visit(page, "Recovery codes")
+    assert page.locator("#recovery-codes li").count() == 10
+    page.get_by_role("link", name="Continue").click()
+    visit(page, then)
 
 
 def register_organisation(
     page: Any, *, legal_name: str, company_number: str, declarant: str, roles: list[str]
-) -> None:
+) -> str:
+    """Register; the text of the confirmation banner shown straight after."""
     screenshot(page, "task-list")
     page.get_by_role("link", name="Organisation details").click()
     visit(page, "Organisation details")
@@ -146,7 +180,13 @@ def register_organisation(
     assert page.get_by_text("SW1A 1AA").is_visible()  # normalised by the schema
     screenshot(page, "check-answers")
     page.get_by_role("button", name="Register").click()
+    page.wait_for_load_state()
+    banner = page.locator(".govuk-notification-banner").first.inner_text()
+    if page.title().startswith("Set up an authenticator app"):
+        # Verified at once: the registrant is now an Authorised Person and needs TOTP.
+        set_up_totp(page, legal_name)
     visit(page, legal_name)
+    return str(banner)
 
 
 def participant_id_of(page: Any) -> str:
@@ -156,10 +196,13 @@ def participant_id_of(page: Any) -> str:
 
 
 def test_registration_verification_and_operator_approval(new_page: Any, operator: Any) -> None:
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=operator[0], email=operator[0].email, verified=True)
     # --- A: verified automatically ---------------------------------------------------------
     page = new_page()
     create_account(page, "Jane Smith", "jane@brightwatt.example")
-    register_organisation(
+    banner = register_organisation(
         page,
         legal_name="Brightwatt Flex Limited (Sample)",
         company_number="99000001",
@@ -169,7 +212,6 @@ def test_registration_verification_and_operator_approval(new_page: Any, operator
     assert page.locator("#participant-status").inner_text() == "Active"
     assert page.locator('[data-role="FSP"]').inner_text() == "Active"
     assert page.locator('[data-role="ASSET_OWNER"]').inner_text() == "Active"
-    banner = page.locator(".govuk-notification-banner").inner_text()
     assert "Registered: your Participant ID is" in banner
     participant_id_of(page)
     screenshot(page, "participant-active")
@@ -197,7 +239,7 @@ def test_registration_verification_and_operator_approval(new_page: Any, operator
     operator_page.get_by_label("Email address").fill(operator[0].email)
     operator_page.get_by_label("Password").fill(PASSWORD)
     operator_page.get_by_role("button", name="Sign in").click()
-    visit(operator_page, "My participants")
+    set_up_totp(operator_page, "My participants")  # central operators need TOTP
     operator_page.get_by_role("link", name="Review queue").click()
     visit(operator_page, "Verification review queue")
     operator_page.get_by_role("link", name="Handover Heat Pumps Limited (Sample)").click()
@@ -215,7 +257,8 @@ def test_registration_verification_and_operator_approval(new_page: Any, operator
     assert pending_id in operator_page.locator(".govuk-notification-banner").inner_text()
 
     page.reload()
-    visit(page, "Handover Heat Pumps Limited (Sample)")
+    # Approved: Arjun is now an Authorised Person, so sets up TOTP before going on.
+    set_up_totp(page, "Handover Heat Pumps Limited (Sample)")
     assert page.locator("#participant-status").inner_text() == "Active"
     assert page.locator('[data-role="FSP"]').inner_text() == "Active"
     assert "confirmed with Arjun Patel" in page.locator("main").inner_text()

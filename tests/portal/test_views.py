@@ -19,6 +19,8 @@ from flexreg.core.acting import Acting
 from flexreg.participants import services
 from flexreg.participants.models import Membership, Participant, Verification
 from flexreg.participants.schemas import OrganisationIn
+from tests.signin import helpers as signin_helpers
+from tests.signin.helpers import enrol_totp, verify_email
 
 pytestmark = pytest.mark.django_db
 
@@ -106,9 +108,10 @@ def text_of(response: Any) -> str:
     return response.content.decode()
 
 
-def sign_in(client: Client, user: Any) -> Client:
-    response = client.post("/sign-in/", {"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, text_of(response)
+def sign_in(client: Client, user: Any, totp_secret: str | None = None) -> Client:
+    """A confirmed email address, then /sign-in/ (and the TOTP step for elevated users)."""
+    verify_email(user)
+    signin_helpers.sign_in(client, user, PASSWORD, totp_secret=totp_secret)
     return client
 
 
@@ -139,12 +142,15 @@ def user(make_user: Any) -> Any:
 
 @pytest.fixture
 def signed_in(client: Client, user: Any) -> Client:
-    return sign_in(client, user)
+    # A registrant becomes an Authorised Person on verification, so needs TOTP: enrolled up
+    # front and used at sign-in, so the session has its second factor.
+    return sign_in(client, user, totp_secret=enrol_totp(user))
 
 
 @pytest.fixture
 def operator_client(operator: Any) -> Client:
-    return sign_in(Client(), operator[0])
+    # Central operators hold elevated permissions: TOTP is required.
+    return sign_in(Client(), operator[0], totp_secret=enrol_totp(operator[0]))
 
 
 @pytest.fixture
@@ -287,6 +293,7 @@ def test_the_csrf_failure_page_is_styled() -> None:
 
 
 def test_sign_in_rotates_the_session(client: Client, user: Any) -> None:
+    verify_email(user)
     client.get("/sign-in/")
     client.session.save()
     before = client.session.session_key
@@ -308,6 +315,7 @@ def test_sign_in_with_a_wrong_password_shows_an_error_summary(client: Client, us
 
 
 def test_sign_in_refuses_an_external_next_url(client: Client, user: Any) -> None:
+    verify_email(user)
     response = client.post(
         "/sign-in/", {"email": user.email, "password": PASSWORD, "next": "https://evil.example/"}
     )
@@ -321,7 +329,9 @@ def test_sign_out_is_post_only(signed_in: Client) -> None:
     assert signed_in.get("/register/").status_code == 302
 
 
-def test_create_account_signs_the_new_user_in(client: Client) -> None:
+def test_create_account_signs_the_new_user_in_once_the_email_is_confirmed(
+    client: Client, mailoutbox: Any
+) -> None:
     response = client.post(
         "/create-account/",
         {
@@ -330,6 +340,14 @@ def test_create_account_signs_the_new_user_in(client: Client) -> None:
             "password": PASSWORD,
         },
     )
+    assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
+    assert client.get("/register/").status_code == 302  # not signed in yet
+    (message,) = mailoutbox
+    assert message.to == ["nia@example.test"]
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+/)", message.body)
+    assert link, message.body
+    assert "Confirm your email address" in text_of(client.get(link.group(1)))
+    response = client.post(link.group(1))
     assert response.status_code == 302 and response["Location"] == "/register/"
     assert client.get("/register/").status_code == 200
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
-from flexreg.accounts import tokens
+from flexreg.accounts import on_behalf, services_service_accounts, tokens
 from flexreg.accounts.acting import acting_for
 from flexreg.accounts.models import ApiToken
 from flexreg.core import permissions
@@ -25,6 +25,23 @@ class BearerAuth(HttpBearer):
     """``Authorization: Bearer frt_...``: a personal token bound to its user and membership."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Acting | None:
+        acting = self._acting(request, token)
+        if acting is None:
+            return None
+        header = request.headers.get(on_behalf.HEADER)
+        if header is not None:
+            # A platform acting for a client under a delegation (raises 400/403 otherwise).
+            acting = on_behalf.act_on_behalf(acting, header)
+        request.acting = acting  # type: ignore[attr-defined]
+        return acting
+
+    def _acting(self, request: HttpRequest, token: str) -> Acting | None:
+        if token.startswith(f"{services_service_accounts.ACCESS_PREFIX}_"):
+            # A service account's short-lived OAuth access token.
+            machine = services_service_accounts.acting_for_access_token(token)
+            if machine is None:
+                return None
+            return machine.with_request_id(getattr(request, "request_id", machine.request_id))
         key_id = tokens.parse_key_id(token)
         if key_id is None:
             return None
@@ -44,9 +61,7 @@ class BearerAuth(HttpBearer):
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         acting = acting_for(row.user, membership, via="token", token_id=row.pk)
-        acting = acting.with_request_id(getattr(request, "request_id", acting.request_id))
-        request.acting = acting  # type: ignore[attr-defined]
-        return acting
+        return acting.with_request_id(getattr(request, "request_id", acting.request_id))
 
 
 def requires(permission: str) -> Callable[[F], F]:

@@ -5,3 +5,8 @@ class AccountsConfig(AppConfig):
     name = "flexreg.accounts"
     label = "accounts"
     verbose_name = "People and credentials"
+
+    def ready(self) -> None:
+        from flexreg.accounts import signals
+
+        signals.connect()  # audit sign-in/out and failures; feed the sign-in slow-down

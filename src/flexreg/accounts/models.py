@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -101,3 +102,91 @@ class ApiToken(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+# --- machine clients: service accounts (OAuth 2.0 client credentials) ------------------------
+
+
+class ClientAuthMethod(models.TextChoices):
+    CLIENT_SECRET = "client_secret", "Client secret (client_secret_basic or client_secret_post)"
+    PRIVATE_KEY_JWT = "private_key_jwt", "Signed JWT assertion (RFC 7523) with a registered key"
+
+
+class ServiceAccount(models.Model):
+    """A machine acting for one participant role with scopes from the catalogue.
+
+    Managed by the role's Authorised Person. Authenticates at ``/api/v1/oauth/token`` with
+    its ``client_id`` and either a secret (only its SHA-256 digest is kept: 256 random bits) or
+    a JWT signed with the private key matching ``public_jwk``.
+    """
+
+    client_id = models.CharField(max_length=40, unique=True)
+    participant_role = models.ForeignKey(
+        "participants.ParticipantRole", on_delete=models.CASCADE, related_name="service_accounts"
+    )
+    name = models.CharField(max_length=100)
+    scopes = ArrayField(models.CharField(max_length=60), default=list)
+    auth_method = models.CharField(max_length=20, choices=ClientAuthMethod.choices)
+    secret_digest = models.CharField(max_length=64, blank=True)
+    public_jwk = models.JSONField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    credentials_rotated_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    last_token_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["participant_role", "created_at"], name="service_account_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class ServiceAccountToken(models.Model):
+    """A short-lived access token issued to a service account; only its digest is stored."""
+
+    service_account = models.ForeignKey(
+        ServiceAccount, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    key_id = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = ArrayField(models.CharField(max_length=60), default=list)
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="sa_token_expires")]
+
+    def __str__(self) -> str:
+        return f"access token {self.key_id}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class ClientAssertionJti(models.Model):
+    """A ``jti`` of a ``private_key_jwt`` assertion already used: each is accepted once.
+
+    Kept until the assertion expires (after that the ``exp`` check refuses it anyway).
+    """
+
+    service_account = models.ForeignKey(
+        ServiceAccount, on_delete=models.CASCADE, related_name="used_assertions"
+    )
+    jti = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service_account", "jti"], name="assertion_jti_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_account_id}:{self.jti}"

@@ -18,8 +18,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.core import permissions
-from flexreg.core.errors import DomainError
+from flexreg.core.errors import DomainError, PermissionDenied
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
@@ -45,6 +46,7 @@ def portal_requires(permission: str) -> Callable[[F], F]:
             except DomainError as exc:
                 return domain_error_page(request, exc)
             except DjangoPermissionDenied:
+                record_authorisation_denied(request, "")
                 return render(request, "403.html", status=403)
 
         wrapper.required_permission = permission  # type: ignore[attr-defined]
@@ -60,6 +62,8 @@ def domain_error_page(request: HttpRequest, exc: DomainError) -> HttpResponse:
     if exc.status == 404:
         return render(request, "404.html", status=404)
     if exc.status == 403:
+        if isinstance(exc, PermissionDenied):  # audited here: the one place portal 403s pass
+            record_authorisation_denied(request, str(exc.extra.get("permission", "")))
         return render(request, "403.html", status=403)
     return render(
         request, "problem.html", {"title": exc.title, "detail": exc.detail}, status=exc.status

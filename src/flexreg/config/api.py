@@ -10,11 +10,16 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from flexreg.accounts.api import router as me_router
 from flexreg.accounts.api_auth import BearerAuth
+from flexreg.accounts.api_service_accounts import oauth_router
+from flexreg.accounts.api_service_accounts import router as service_accounts_router
+from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.core import problems
-from flexreg.core.errors import DomainError
+from flexreg.core.errors import DomainError, PermissionDenied
 from flexreg.ops.api import router as ops_router
 from flexreg.participants.api import operator_router
 from flexreg.participants.api import router as participants_router
+from flexreg.participants.api_access import router as access_router
+from flexreg.participants.api_delegation import router as delegations_router
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +37,21 @@ api = NinjaAPI(
 api.add_router("/participants", participants_router)
 api.add_router("/operator", operator_router)
 api.add_router("/me", me_router)
+api.add_router("/delegations", delegations_router)
+api.add_router("/service-accounts", service_accounts_router)
+api.add_router("/oauth", oauth_router)
 api.add_router("", ops_router)
+api.add_router("", access_router)
 
 
 @api.exception_handler(DomainError)
 def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return problems.from_domain_error(request, exc)
+    if isinstance(exc, PermissionDenied):  # every API authorisation failure, audited here
+        record_authorisation_denied(request, str(exc.extra.get("permission", "")))
+    response = problems.from_domain_error(request, exc)
+    if exc.status == 429:  # core.ratelimit.RateLimited raised by a service
+        response["Retry-After"] = str(exc.extra.get("retry_after", 60))
+    return response
 
 
 @api.exception_handler(ValidationError)

@@ -76,10 +76,20 @@ INSTALLED_APPS = [
     "flexreg.participants",
     "flexreg.accounts",
     "flexreg.ops",
+    # Sign-in: django-allauth (local accounts, OIDC providers, TOTP); see docs/sign-in.md.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after SecurityMiddleware, so every answer (early 400s, MFA redirects, 429s)
+    # carries CSP, frame-ancestors and X-Frame-Options.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "flexreg.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "flexreg.core.middleware.RequestIdMiddleware",
     "flexreg.core.middleware.RejectNulMiddleware",
@@ -87,10 +97,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "flexreg.core.middleware.SessionTimeoutMiddleware",  # idle + absolute timeouts (0010)
     "flexreg.accounts.middleware.ActingMembershipMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "flexreg.accounts.mfa_enforcement.RequireMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "flexreg.core.middleware.SecurityHeadersMiddleware",
+    # Innermost, so its 429 answers still pass through every header-setting middleware above.
+    "flexreg.core.middleware.RateLimitMiddleware",  # 429 + Retry-After (0010)
 ]
 
 ROOT_URLCONF = "flexreg.config.urls"
@@ -129,7 +142,10 @@ DATABASES["default"]["TEST"] = {"NAME": env("FLEXREG_TEST_DATABASE", "test_flexr
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -167,6 +183,33 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_SSL_REDIRECT = env_bool("FLEXREG_SSL_REDIRECT", False)
 
+# --- Rate limits and session timeouts ---
+# docs/decisions/0010-rate-limits-and-sessions.md, docs/operations.md "Security". Counters live
+# in PostgreSQL (core.ratelimit) so limits hold across every web process and host.
+# On by default in production; off in development (demo, test suite) unless FLEXREG_RATE_LIMITS=on
+# (tests/security switch them on with a settings override).
+RATE_LIMITS_ENABLED = env_bool("FLEXREG_RATE_LIMITS", not DEVELOPMENT)
+# "<count>/<seconds>" per client IP (IPv6 per /64) for each family of endpoints (core.ratelimit).
+RATE_LIMITS = {
+    "signin": env("FLEXREG_RATE_LIMIT_SIGNIN", "20/300"),
+    "signup": env("FLEXREG_RATE_LIMIT_SIGNUP", "10/3600"),
+    "register": env("FLEXREG_RATE_LIMIT_REGISTER", "20/3600"),
+    "token": env("FLEXREG_RATE_LIMIT_TOKEN", "30/60"),
+    "invitation": env("FLEXREG_RATE_LIMIT_INVITATION", "10/600"),
+}
+# Failed sign-ins per account + IP before each further failure locks out for twice as long.
+SIGNIN_FAILURES = env("FLEXREG_SIGNIN_FAILURES", "5/900")
+SIGNIN_LOCKOUT_BASE_SECONDS = int(env("FLEXREG_SIGNIN_LOCKOUT_BASE_SECONDS", "60"))
+SIGNIN_LOCKOUT_MAX_SECONDS = int(env("FLEXREG_SIGNIN_LOCKOUT_MAX_SECONDS", "3600"))
+# Proxies in front of FlexReg that append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+RATE_LIMIT_TRUSTED_PROXY_HOPS = int(env("FLEXREG_TRUSTED_PROXY_HOPS", "0"))
+RATE_LIMIT_PRUNE_PROBABILITY = 0.01  # share of hits that also delete expired counters
+# Portal sessions end after this long without a request, and this long after sign-in at most
+# (enforced server-side by core.middleware.SessionTimeoutMiddleware, whatever the cookie says).
+SESSION_IDLE_SECONDS = int(env("FLEXREG_SESSION_IDLE_SECONDS", str(30 * 60)))
+SESSION_ABSOLUTE_SECONDS = SESSION_COOKIE_AGE
+# --- end of rate limits and session timeouts ---
+
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
@@ -202,6 +245,14 @@ VERIFICATION_UNAVAILABLE_REVIEW_AFTER_HOURS = float(
     env("FLEXREG_VERIFICATION_REVIEW_AFTER_HOURS", "24")
 )
 
+# --- Authorisations, delegation, service accounts --------------------------------------------
+INVITATION_DEFAULT_DAYS = int(env("FLEXREG_INVITATION_DAYS", "7"))
+INVITATION_MAX_DAYS = int(env("FLEXREG_INVITATION_MAX_DAYS", "30"))
+AUTHORISED_PERSON_REQUEST_DAYS = int(env("FLEXREG_AUTHORISED_PERSON_REQUEST_DAYS", "7"))
+DELEGATION_MAX_DAYS = int(env("FLEXREG_DELEGATION_MAX_DAYS", "730"))
+SERVICE_ACCOUNT_TOKEN_SECONDS = int(env("FLEXREG_SERVICE_ACCOUNT_TOKEN_SECONDS", "600"))
+CLIENT_ASSERTION_MAX_SECONDS = int(env("FLEXREG_CLIENT_ASSERTION_MAX_SECONDS", "600"))
+
 # --- API tokens -----------------------------------------------------------------------------
 API_TOKEN_DEFAULT_DAYS = int(env("FLEXREG_API_TOKEN_DAYS", "90"))
 API_TOKEN_MAX_DAYS = int(env("FLEXREG_API_TOKEN_MAX_DAYS", "365"))
@@ -209,6 +260,58 @@ API_TOKEN_MAX_DAYS = int(env("FLEXREG_API_TOKEN_MAX_DAYS", "365"))
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env("FLEXREG_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("FLEXREG_FROM_EMAIL", "FlexReg <no-reply@flexreg.invalid>")
+
+# --- Sign-in (django-allauth, OIDC providers) ------------------------------------------------
+# Providers come from FLEXREG_OIDC_PROVIDERS (JSON) or FLEXREG_OIDC_CONFIG_FILE (JSON or TOML);
+# see docs/sign-in.md. Local accounts: verified email, argon2, TOTP for elevated permissions.
+from flexreg.accounts.oidc_config import load_providers as _load_oidc_providers  # noqa: E402
+
+OIDC_PROVIDERS = _load_oidc_providers(
+    env("FLEXREG_OIDC_PROVIDERS"), env("FLEXREG_OIDC_CONFIG_FILE"), development=DEVELOPMENT
+)
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "provider_class": "flexreg.accounts.oidc.FlexRegOIDCProvider",
+        "APPS": [p.allauth_app() for p in OIDC_PROVIDERS],
+        "OAUTH_PKCE_ENABLED": True,
+    }
+}
+SOCIALACCOUNT_ADAPTER = "flexreg.accounts.adapters.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "flexreg.accounts.adapters.AccountAdapter"
+MFA_ADAPTER = "flexreg.accounts.adapters.MfaAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never match a provider's user on email
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # the provider proved who signed in
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # only in the session that signed up
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE_COOKIES else "http"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "FlexReg: "
+LOGIN_REDIRECT_URL = "/participants/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_SIGNUP_REDIRECT_URL = "/register/"
+ACCOUNT_EMAIL_CONFIRMATION_ANONYMOUS_REDIRECT_URL = "/sign-in/"
+ACCOUNT_EMAIL_CONFIRMATION_AUTHENTICATED_REDIRECT_URL = "/my-access/"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "FlexReg"
+MFA_RECOVERY_CODE_COUNT = 10
+MFA_TOTP_INSECURE_BYPASS_CODE = None
+# FlexReg's own limits (core.ratelimit, in PostgreSQL) apply; allauth's in-process ones would
+# not hold across processes.
+ACCOUNT_RATE_LIMITS = False
+MFA_TOTP_TOLERANCE = 1  # one 30-second step of clock drift either way (RFC 6238 §5.2)
 
 # --- Logging: one line per event, no request bodies -----------------------------------------
 LOGGING = {

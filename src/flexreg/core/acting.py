@@ -17,7 +17,7 @@ OPERATOR_ROLE = "MARKET_FACILITATOR"
 class Acting:
     user_id: int | None
     user_label: str
-    via: str  # "session", "token", "cli", "system"
+    via: str  # "session", "token", "service_account", "cli", "system"
     membership_id: int | None = None
     participant_pk: int | None = None
     participant_id: str | None = None
@@ -25,10 +25,27 @@ class Acting:
     permissions: frozenset[str] = field(default_factory=frozenset)
     request_id: str = field(default_factory=current_request_id)
     token_id: int | None = None
+    # A platform acting for a client under a delegation: the fields above name the *client*
+    # role (whose records are touched, with the delegated permissions); these name the platform
+    # that acts. ``audit.record`` writes both.
+    platform_participant_id: str | None = None
+    platform_role: str | None = None
+    delegation_id: str | None = None
+    # A machine client (accounts.ServiceAccount) acting through an OAuth access token.
+    service_account_id: int | None = None
 
     @property
     def is_authenticated(self) -> bool:
-        return self.user_id is not None or self.via == "system"
+        return self.user_id is not None or self.via in ("system", "service_account")
+
+    @property
+    def is_delegated(self) -> bool:
+        return self.platform_participant_id is not None
+
+    @property
+    def on_behalf_of(self) -> str:
+        """``<client participant_id>/<role>`` when a platform acts for a client, else ""."""
+        return f"{self.participant_id}/{self.role}" if self.is_delegated else ""
 
     @property
     def is_operator(self) -> bool:

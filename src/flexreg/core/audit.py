@@ -161,9 +161,14 @@ def record(
         actor_user_id=acting.user_id,
         actor_label=acting.user_label,
         via=acting.via,
-        acting_participant_id=acting.participant_id or "",
-        acting_role=acting.role or "",
-        on_behalf_of=on_behalf_of,
+        # A platform acting for a client: the platform is the actor, the client is named in
+        # ``on_behalf_of`` (docs/decisions/0009-delegation-and-service-accounts.md).
+        acting_participant_id=(
+            acting.platform_participant_id if acting.is_delegated else acting.participant_id
+        )
+        or "",
+        acting_role=(acting.platform_role if acting.is_delegated else acting.role) or "",
+        on_behalf_of=on_behalf_of or acting.on_behalf_of,
         request_id=acting.request_id,
         action=action,
         object_type=object_type,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from flexreg.core.request_context import reset_request_id, set_request_id
@@ -99,3 +102,76 @@ class SecurityHeadersMiddleware:
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+# --- rate limits and session timeouts (docs/decisions/0010-rate-limits-and-sessions.md) -------
+
+SESSION_STARTED = "_flexreg_started"  # epoch seconds the session was signed in
+SESSION_SEEN = "_flexreg_seen"  # epoch seconds of the latest request (to within SEEN_EVERY)
+SEEN_EVERY = 60  # write the session for "seen" at most once a minute
+
+
+def start_session(request: HttpRequest) -> None:
+    """Stamp a newly signed-in session (called on ``user_logged_in``)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        now = int(time.time())
+        session[SESSION_STARTED] = now
+        session[SESSION_SEEN] = now
+
+
+def session_expiry(session: Any, now: int) -> str:
+    """Why a signed-in session has ended (``"idle_timeout"``, ``"absolute_timeout"``) or ``""``."""
+    started = session.get(SESSION_STARTED)
+    seen = session.get(SESSION_SEEN)
+    if isinstance(started, int) and now - started >= settings.SESSION_ABSOLUTE_SECONDS:
+        return "absolute_timeout"
+    if isinstance(seen, int) and now - seen >= settings.SESSION_IDLE_SECONDS:
+        return "idle_timeout"
+    return ""
+
+
+class SessionTimeoutMiddleware:
+    """Sign out (server-side flush) a portal session idle too long or older than its limit.
+
+    Both limits are enforced here from timestamps kept in the server-side session, whatever
+    the cookie says. Runs after ``AuthenticationMiddleware``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            session = request.session
+            now = int(time.time())
+            reason = session_expiry(session, now)
+            if reason:
+                from django.contrib.auth import logout
+
+                request.flexreg_session_end = reason  # type: ignore[attr-defined]
+                logout(request)  # flushes the session and sends user_logged_out (audited)
+            elif not isinstance(session.get(SESSION_STARTED), int):
+                start_session(request)  # a session from before this middleware existed
+            elif now - int(session.get(SESSION_SEEN) or 0) >= SEEN_EVERY:
+                session[SESSION_SEEN] = now
+        return self.get_response(request)
+
+
+class RateLimitMiddleware:
+    """Apply ``core.ratelimit.RULES`` (method + path → family limit per client IP) and the
+    failed sign-in lock-out, answering 429 with ``Retry-After``. Off when
+    ``RATE_LIMITS_ENABLED`` is false."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.RATE_LIMITS_ENABLED:
+            from flexreg.core import ratelimit
+
+            refused = ratelimit.check_request(request)
+            if refused is not None:
+                return refused
+        return self.get_response(request)

@@ -60,3 +60,21 @@ class AuditPersonalValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}:{self.path}"
+
+
+class RateLimitCounter(models.Model):
+    """A fixed-window counter (and, for failed sign-ins, a lockout) shared by every process.
+
+    Written only by ``core.ratelimit`` with one atomic ``INSERT … ON CONFLICT … DO UPDATE`` per
+    hit; expired rows are pruned there. The table is UNLOGGED (see migration 0003): counters
+    are worth losing in a crash rather than writing to the WAL on every sign-in.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.IntegerField(default=0)
+    window_start = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"

@@ -24,6 +24,11 @@ class Permission:
     roles: frozenset[str]
     # Granted to a registrant before verification so they can follow their application.
     applicant: bool = False
+    # May be delegated to a platform or given to a service account (a machine). Permissions
+    # that manage who may act, or that end or reshape the participant, stay with people.
+    # A permission meant to be exercised through platforms must list PLATFORM among its roles:
+    # a platform acting for a client holds (delegated ∩ what the platform caller holds).
+    delegable: bool = True
 
 
 CATALOGUE: dict[str, Permission] = {
@@ -42,13 +47,17 @@ CATALOGUE: dict[str, Permission] = {
             applicant=True,
         ),
         Permission(
-            "participant:withdraw", "Withdraw the acting participant from FlexReg.", MARKET_ROLES
+            "participant:withdraw",
+            "Withdraw the acting participant from FlexReg.",
+            MARKET_ROLES,
+            delegable=False,
         ),
         Permission(
             "participant_roles:manage",
             "Ask for or withdraw the participant's market roles.",
             ALL_ROLES,
             applicant=True,
+            delegable=False,
         ),
         Permission(
             "verification:submit",
@@ -64,6 +73,24 @@ CATALOGUE: dict[str, Permission] = {
             "memberships:manage",
             "Grant, change and revoke users' access (Authorised Persons).",
             ALL_ROLES,
+            delegable=False,
+        ),
+        Permission(
+            "delegations:read",
+            "See delegations the acting role granted to platforms, or (a platform) received.",
+            MARKET_ROLES,
+        ),
+        Permission(
+            "delegations:manage",
+            "Delegate chosen permissions of the acting role to a platform, and revoke them.",
+            MARKET_ROLES,
+            delegable=False,
+        ),
+        Permission(
+            "service_accounts:manage",
+            "Create, list, disable and rotate the acting role's service accounts (machines).",
+            ALL_ROLES,
+            delegable=False,
         ),
         Permission(
             "audit:read_own", "Read the audit trail of the acting participant's records.", ALL_ROLES
@@ -84,6 +111,16 @@ CATALOGUE: dict[str, Permission] = {
             OPERATOR,
         ),
         Permission("audit:read_all", "Read the whole audit log.", OVERSIGHT),
+        Permission(
+            "memberships:read_all", "See who may act for any participant and how.", OVERSIGHT
+        ),
+        Permission(
+            "memberships:manage_all",
+            "Manage any participant's users: approve Authorised Persons, override the "
+            "invitation email-domain rule.",
+            OPERATOR,
+        ),
+        Permission("users:deactivate", "Deactivate a user everywhere, at once.", OPERATOR),
     ]
 }
 
@@ -99,6 +136,11 @@ def applicant_permissions(role: str) -> frozenset[str]:
     return frozenset(code for code, p in CATALOGUE.items() if p.applicant and role in p.roles)
 
 
+def delegable_for_role(role: str) -> frozenset[str]:
+    """What a role may delegate to a platform or give to a service account."""
+    return frozenset(code for code, p in CATALOGUE.items() if role in p.roles and p.delegable)
+
+
 def unknown(codes: set[str] | frozenset[str]) -> set[str]:
     return set(codes) - set(CATALOGUE)
 
@@ -108,6 +150,10 @@ def require(acting: Acting, permission: str) -> None:
     if not acting.is_authenticated:
         raise NotAuthenticated()
     if permission == REGISTER:
+        # Registering and managing personal tokens is for people acting as themselves: not
+        # for machines (service accounts) nor for a platform acting for a client.
+        if (acting.user_id is None and acting.via != "system") or acting.is_delegated:
+            raise PermissionDenied(permission)
         return
     if permission not in CATALOGUE:
         raise ValueError(f"unknown permission {permission!r}")

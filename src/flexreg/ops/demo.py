@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 DEMO_CH_PORT = int(os.environ.get("FLEXREG_DEMO_CH_PORT", "8001"))
 DEMO_PASSWORD = "flexreg-demo-2026"
+# The demo operator's TOTP secret (base32): add it to an authenticator app, or run
+# `oathtool --totp -b <secret>`. Central operators must use TOTP (docs/decisions/0007).
+DEMO_OPERATOR_TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXREGDEMOTOTPX"
 OPERATOR_EMAIL = "operator@flexreg.demo"
 APPLICANT_EMAIL = "applicant@flexreg.demo"
 REVIEW_EMAIL = "pending@flexreg.demo"
@@ -42,6 +45,7 @@ def load_demo_data() -> list[str]:
         operator = _user(OPERATOR_EMAIL, "Olive Operator (demo)")
         held = services.ensure_central_operator(acting)
         services.grant_authorised_person(acting, held, operator.pk)
+        _enrol_totp(operator)
         _user(APPLICANT_EMAIL, "Jane Smith (demo)")
         pending_user = _user(REVIEW_EMAIL, "Priya Pending (demo)")
     if not Participant.objects.filter(company_number="99000003").exists():
@@ -75,7 +79,10 @@ def load_demo_data() -> list[str]:
         user_acting = Acting(user_id=pending_user.pk, user_label=pending_user.email, via="cli")
         participant = services.register(user_acting, registration.root)
         services.check_after_registration(participant)
-    lines.append(f"  central operator:   {OPERATOR_EMAIL} / {DEMO_PASSWORD}")
+    lines.append(
+        f"  central operator:   {OPERATOR_EMAIL} / {DEMO_PASSWORD}  "
+        f"(TOTP secret {DEMO_OPERATOR_TOTP_SECRET})"
+    )
     lines.append(f"  new applicant:      {APPLICANT_EMAIL} / {DEMO_PASSWORD}")
     lines.append(f"  pending applicant:  {REVIEW_EMAIL} / {DEMO_PASSWORD}")
     return lines
@@ -83,9 +90,23 @@ def load_demo_data() -> list[str]:
 
 def _user(email: str, name: str) -> User:
 
+    from allauth.account.models import EmailAddress
+
     from flexreg.accounts.models import User
 
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
+    # Demo addresses cannot receive mail: mark them confirmed.
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
     return user
+
+
+def _enrol_totp(user: User) -> None:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, DEMO_OPERATOR_TOTP_SECRET)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 
 from flexreg.core.roles import ROLE_CODES
@@ -138,6 +140,8 @@ class ParticipantRole(models.Model):
 class Membership(models.Model):
     """A user acting for one participant role, with permissions from the catalogue."""
 
+    # The external handle (API, portal URLs): internal keys never leave the service.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -243,3 +247,180 @@ class RegisteredCompany(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_number} {self.company_name}"
+
+
+# --- authorisations: approvals of new Authorised Persons, invitations ------------------------
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+class AuthorisedPersonRequest(models.Model):
+    """Maker-checker: a request to make a user an Authorised Person of a participant role.
+
+    Made by someone holding ``memberships:manage``; approved by a *different* Authorised Person
+    of the same participant role or by a central operator, before ``expires_at``.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    participant_role = models.ForeignKey(
+        ParticipantRole, on_delete=models.CASCADE, related_name="authorised_person_requests"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    permissions = ArrayField(models.CharField(max_length=60), default=list)
+    status = models.CharField(
+        max_length=20, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant_role", "user"],
+                condition=Q(status="pending"),
+                name="ap_request_one_pending_per_user_role",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["participant_role", "status"], name="ap_request_role_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"authorised person request {self.public_id} ({self.status})"
+
+
+class Invitation(models.Model):
+    """An emailed, single-use, expiring invitation to act for a participant role.
+
+    The token is shown (and emailed) once; only its SHA-256 digest is stored.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    participant_role = models.ForeignKey(
+        ParticipantRole, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=254)  # stored lower-case
+    permissions = ArrayField(models.CharField(max_length=60), default=list)
+    digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    domain_override_reason = models.TextField(blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["participant_role", "created_at"], name="invitation_role_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.public_id}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+# --- delegation to third-party platforms -----------------------------------------------------
+
+
+class TsTzRange(models.Func):
+    """``tstzrange(lower, upper, '[)')``: a validity period, for the exclusion constraint."""
+
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Delegation(models.Model):
+    """A client participant role lets a PLATFORM participant act for it with chosen permissions.
+
+    Valid in ``[valid_from, valid_to)`` unless revoked. At most one unrevoked delegation per
+    (client role, platform) covers any instant (exclusion constraint, btree_gist). The platform
+    acts with ``permissions ∩ what the platform caller holds``; see
+    docs/decisions/0009-delegation-and-service-accounts.md.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client_role = models.ForeignKey(
+        ParticipantRole, on_delete=models.CASCADE, related_name="delegations_granted"
+    )
+    platform = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="delegations_received"
+    )
+    permissions = ArrayField(models.CharField(max_length=60), default=list)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__gt=models.F("valid_from")),
+                name="delegation_period_not_empty",
+            ),
+            ExclusionConstraint(
+                name="delegation_one_at_a_time",
+                expressions=[
+                    ("client_role", RangeOperators.EQUAL),
+                    ("platform", RangeOperators.EQUAL),
+                    (TsTzRange("valid_from", "valid_to", Value("[)")), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(revoked_at__isnull=True),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["platform", "valid_to"], name="delegation_platform_to"),
+            models.Index(fields=["client_role", "valid_to"], name="delegation_client_to"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delegation {self.public_id}"
+
+    def status_at(self, when: dt.datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if when < self.valid_from:
+            return "scheduled"
+        if when >= self.valid_to:
+            return "expired"
+        return "active"
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())

@@ -314,7 +314,10 @@ def test_proven_identity_activates_an_individual(registered: Any) -> None:
     user, body, api = registered(individual_payload())
     participant = Participant.objects.get(participant_id=body["participant_id"])
     services.record_proven_identity(
-        Acting.system("one-login"), participant, provider="GOV.UK One Login", level="P2",
+        Acting.system("one-login"),
+        participant,
+        provider="GOV.UK One Login",
+        level="P2",
         evidence={"issuer": "https://identity.integration.account.gov.uk/", "vot": "P2"},
     )
     seen = api.get(f"/participants/{body['participant_id']}").json()

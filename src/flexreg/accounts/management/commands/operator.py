@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -21,9 +25,21 @@ class Command(BaseCommand):
         parser.add_argument("email")
         parser.add_argument("--name", default="")
         parser.add_argument("--token-days", type=int, default=30)
+        parser.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="Read a portal password from standard input (else: sign in through SSO).",
+        )
 
     def handle(
-        self, *args: Any, action: str, email: str, name: str, token_days: int, **o: Any
+        self,
+        *args: Any,
+        action: str,
+        email: str,
+        name: str,
+        token_days: int,
+        password_stdin: bool = False,
+        **o: Any,
     ) -> None:
         acting = Acting.system("cli:operator-create")
         email = email.strip().lower()
@@ -43,6 +59,18 @@ class Command(BaseCommand):
                     after={"email": email},
                     personal=("email",),
                 )
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+                try:
+                    validate_password(password, user)
+                except ValidationError as exc:
+                    raise CommandError(" ".join(exc.messages)) from exc
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            # The address was given by whoever runs this trusted command: mark it confirmed.
+            EmailAddress.objects.update_or_create(
+                user=user, email=email, defaults={"verified": True, "primary": True}
+            )
             held = participant_services.ensure_central_operator(acting)
             membership = participant_services.grant_authorised_person(acting, held, user.pk)
             _, clear = account_services.issue_token(

@@ -1,0 +1,1 @@
+"""Authorisations: memberships, maker-checker, invitations, ending access (issue 3)."""

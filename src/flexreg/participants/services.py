@@ -15,6 +15,7 @@ from django.utils import timezone
 from flexreg.core import audit, permissions
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, NotFound, PreconditionFailed
+from flexreg.core.roles import SPECIAL_ROLES
 from flexreg.core.statemachine import StateMachine, Transition
 from flexreg.identifiers import new_participant_id
 from flexreg.participants import rules
@@ -861,11 +862,18 @@ CENTRAL_OPERATOR_NAME = "FlexReg Central Operator"
 
 
 @transaction.atomic
-def ensure_central_operator(acting: Acting) -> ParticipantRole:
-    """The participant that runs FlexReg, holding the MARKET_FACILITATOR role (created once)."""
+def ensure_special_participant(acting: Acting, role: str, name: str) -> ParticipantRole:
+    """The participant holding a special role (MARKET_FACILITATOR, REGULATOR) named ``name``,
+    created active the first time. Special roles are never self-requested: only the trusted
+    ``flexreg operator create`` command (and demo/test set-up) reaches this."""
+    if role not in SPECIAL_ROLES:
+        raise DomainError(
+            code="participant_role.not_special",
+            detail=f"{role} is requested through registration, not created by the operator.",
+        )
     held = (
         ParticipantRole.objects.select_related("participant")
-        .filter(role="MARKET_FACILITATOR", status=RoleStatus.ACTIVE)
+        .filter(role=role, status=RoleStatus.ACTIVE, participant__legal_name=name)
         .order_by("pk")
         .first()
     )
@@ -875,8 +883,10 @@ def ensure_central_operator(acting: Acting) -> ParticipantRole:
     participant = _new_participant(
         kind=ParticipantKind.ORGANISATION,
         status=S.ACTIVE,
-        legal_name=CENTRAL_OPERATOR_NAME,
-        organisation_type=OrganisationType.OTHER,
+        legal_name=name,
+        organisation_type=OrganisationType.PUBLIC_BODY
+        if role == "REGULATOR"
+        else OrganisationType.OTHER,
         registered_address={},
         email_domains=[],
         created_at=now,
@@ -886,10 +896,23 @@ def ensure_central_operator(acting: Acting) -> ParticipantRole:
     )
     _audit_participant(acting, "participant.registered", participant, None, snapshot(participant))
     held = ParticipantRole.objects.create(
-        participant=participant, role="MARKET_FACILITATOR", status=RoleStatus.ACTIVE
+        participant=participant, role=role, status=RoleStatus.ACTIVE
     )
     _audit_role(acting, "participant_role.assigned", held, None, RoleStatus.ACTIVE)
     return held
+
+
+def ensure_central_operator(acting: Acting) -> ParticipantRole:
+    """The participant that runs FlexReg, holding the MARKET_FACILITATOR role (created once)."""
+    existing = (
+        ParticipantRole.objects.select_related("participant")
+        .filter(role="MARKET_FACILITATOR", status=RoleStatus.ACTIVE)
+        .order_by("pk")
+        .first()
+    )
+    return existing or ensure_special_participant(
+        acting, "MARKET_FACILITATOR", CENTRAL_OPERATOR_NAME
+    )
 
 
 def grant_authorised_person(acting: Acting, held: ParticipantRole, user_id: int) -> Membership:

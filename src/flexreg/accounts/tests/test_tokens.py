@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from conftest import Api
@@ -109,3 +109,25 @@ def test_operator_create_prints_a_working_token_once(db: Any, capsys: Any) -> No
         )
         == 1
     )
+
+
+def test_operator_create_makes_a_regulator_with_oversight_permissions(db: Any, capsys: Any) -> None:
+    call_command(
+        "operator",
+        "create",
+        "inspector@ofgem.test",
+        "--role",
+        "REGULATOR",
+        "--organisation",
+        "Ofgem",
+    )
+    api = Api(capsys.readouterr().out.strip().splitlines()[-1])
+    me = api.get("/me").json()
+    assert me["acting_as"].endswith("/REGULATOR")
+    effective = set(me["memberships"][0]["effective_permissions"])
+    assert {"participants:read_all", "audit:read_all"} <= effective
+    assert "verification:review" not in effective
+    assert api.get("/participants").status_code == 200
+    assert api.get("/operator/verifications").status_code == 403
+    with pytest.raises(CommandError):
+        call_command("operator", "create", "x@ofgem.test", "--role", "REGULATOR")

@@ -26,6 +26,17 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="")
         parser.add_argument("--token-days", type=int, default=30)
         parser.add_argument(
+            "--role",
+            choices=["MARKET_FACILITATOR", "REGULATOR"],
+            default="MARKET_FACILITATOR",
+            help="MARKET_FACILITATOR (central operator, default) or REGULATOR (oversight).",
+        )
+        parser.add_argument(
+            "--organisation",
+            default="",
+            help="For REGULATOR: the regulator's name, e.g. 'Ofgem' (one participant each).",
+        )
+        parser.add_argument(
             "--password-stdin",
             action="store_true",
             help="Read a portal password from standard input (else: sign in through SSO).",
@@ -39,6 +50,8 @@ class Command(BaseCommand):
         name: str,
         token_days: int,
         password_stdin: bool = False,
+        role: str = "MARKET_FACILITATOR",
+        organisation: str = "",
         **o: Any,
     ) -> None:
         acting = Acting.system("cli:operator-create")
@@ -71,12 +84,19 @@ class Command(BaseCommand):
             EmailAddress.objects.update_or_create(
                 user=user, email=email, defaults={"verified": True, "primary": True}
             )
-            held = participant_services.ensure_central_operator(acting)
+            if role == "REGULATOR":
+                if not organisation:
+                    raise CommandError("--organisation is required for --role REGULATOR")
+                held = participant_services.ensure_special_participant(
+                    acting, "REGULATOR", organisation
+                )
+            else:
+                held = participant_services.ensure_central_operator(acting)
             membership = participant_services.grant_authorised_person(acting, held, user.pk)
             _, clear = account_services.issue_token(
                 acting, user, name="operator command", membership=membership, days=token_days
             )
-        label = f"{held.participant.participant_id}/MARKET_FACILITATOR"
-        self.stdout.write(f"Central operator {email} acts for {label}.")
+        label = f"{held.participant.participant_id}/{held.role}"
+        self.stdout.write(f"{email} acts for {label} ({held.participant.legal_name}).")
         self.stdout.write("API token (shown once, store it now):")
         self.stdout.write(clear)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -34,6 +35,8 @@ def create_local_user(acting: Acting, *, email: str, password: str, full_name: s
             user = User.objects.create_user(email=email, password=password, full_name=full_name)
     except IntegrityError:
         raise Conflict("user.email_taken", "An account with this email already exists.") from None
+    # Unconfirmed until the person follows the emailed link (allauth sends it at sign-in).
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
     audit.record(
         acting,
         "user.created",

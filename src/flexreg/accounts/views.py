@@ -7,7 +7,7 @@ import logging
 
 from allauth.account import views as allauth_account_views
 from allauth.account.internal.flows.login import perform_password_login
-from allauth.account.models import EmailAddress, Login
+from allauth.account.models import Login
 from allauth.mfa.base import views as mfa_base_views
 from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.recovery_codes import views as recovery_views
@@ -130,7 +130,6 @@ def create_account(request: HttpRequest) -> HttpResponse:
             else:
                 form.add_domain_error(exc, "password")
         else:
-            EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
             user.backend = "django.contrib.auth.backends.ModelBackend"
             attempt = Login(
                 user=user,

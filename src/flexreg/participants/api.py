@@ -77,7 +77,7 @@ class ParticipantFilters(Schema):
 def register(request: HttpRequest, body: RegistrationIn) -> Status[ParticipantFull]:
     participant = services.register(acting_of(request), body.root)
     services.check_after_registration(participant)
-    participant = Participant.objects.get(pk=participant.pk)
+    participant = selectors.as_registered(participant)
     return Status(201, schemas.full_out(participant, selectors.latest_verification(participant)))
 
 

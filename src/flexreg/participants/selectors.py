@@ -67,6 +67,11 @@ def participant_for(acting: Acting, participant_id: str) -> Participant:
     return participant
 
 
+def as_registered(participant: Participant) -> Participant:
+    """A participant just registered by the caller, re-read with what its record shows."""
+    return _base().get(pk=participant.pk)
+
+
 def own_participant(acting: Acting, participant_id: str) -> Participant:
     """A participant the caller acts for (or any, for the central operator)."""
     participant = participant_for(acting, participant_id)

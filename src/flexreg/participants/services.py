@@ -18,7 +18,7 @@ from flexreg.core.errors import DomainError, NotFound, PreconditionFailed
 from flexreg.core.roles import SPECIAL_ROLES
 from flexreg.core.statemachine import StateMachine, Transition
 from flexreg.identifiers import new_participant_id
-from flexreg.participants import rules
+from flexreg.participants import rules, services_access
 from flexreg.participants.models import (
     Contact,
     ContactKind,
@@ -678,31 +678,23 @@ def transition(acting: Acting, participant: Participant, name: str, reason: str)
     _transition(acting, participant, name, reason)
     if name == "withdraw":
         _end_memberships(
-            acting, Membership.objects.filter(participant_role__participant=participant)
+            acting, Membership.objects.filter(participant_role__participant=participant), reason
         )
     return participant
 
 
-def _end_memberships(acting: Acting, memberships: Any) -> None:
-    """Deactivate memberships and revoke the tokens bound to them, at once."""
-    now = timezone.now()
+def _end_memberships(acting: Acting, memberships: Any, reason: str) -> None:
+    """End memberships (role or participant withdrawn): tokens revoked and portal sessions
+    ended at once, through the same service that revokes one membership."""
+    ended_users: set[int] = set()
     for membership in memberships.filter(is_active=True).select_related(
         "participant_role__participant"
     ):
-        membership.is_active = False
-        membership.ended_at = now
-        membership.save(update_fields=["is_active", "ended_at"])
-        membership.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
-        held = membership.participant_role
-        audit.record(
-            acting,
-            "membership.ended",
-            object_type="membership",
-            object_id=f"{held.participant.participant_id}/{held.role}/{membership.user_id}",
-            subject_participant_id=held.participant.participant_id,
-            before={"is_active": True},
-            after={"is_active": False},
+        services_access.end_membership(
+            acting, membership, "membership.ended", reason, sessions_too=False
         )
+        ended_users.add(membership.user_id)
+    services_access.end_sessions(ended_users)
 
 
 # --- self-serve changes ---------------------------------------------------------------------
@@ -844,7 +836,7 @@ def withdraw_role(
         raise NotFound(f"The participant does not hold the {role} role.")
     rules.not_last_role(participant, role)
     _set_role_status(acting, held, "withdraw", reason)
-    _end_memberships(acting, held.memberships.all())
+    _end_memberships(acting, held.memberships.all(), reason)
     return held
 
 

@@ -146,7 +146,7 @@ def end_sessions(user_ids: set[int]) -> int:
     return len(keys)
 
 
-def _end_membership(
+def end_membership(
     acting: Acting, membership: Membership, action: str, reason: str, *, sessions_too: bool = True
 ) -> dict[str, Any]:
     """Deactivate one membership; revoke its tokens and the user's sessions at once."""
@@ -319,7 +319,7 @@ def revoke(
     rules.authorised_person_manages_authorised_person(acting, membership)
     if not acting.has("memberships:manage_all"):
         rules.not_last_authorised_person(held, membership)
-    _end_membership(acting, membership, "membership.revoked", reason)
+    end_membership(acting, membership, "membership.revoked", reason)
     return membership
 
 
@@ -656,7 +656,7 @@ def deactivate_user(acting: Acting, *, email: str, reason: str) -> dict[str, Any
     for membership in Membership.objects.filter(user=user, is_active=True).select_related(
         "participant_role__participant"
     ):
-        _end_membership(
+        end_membership(
             acting,
             membership,
             "membership.revoked",

@@ -237,3 +237,21 @@ def test_registry_page_stays_within_its_query_budget(
     for limit in (1, 50):
         with django_assert_max_num_queries(LIST_QUERY_BUDGET):
             assert operator_api.get("/participants", limit=limit).status_code == 200
+
+
+def test_withdrawing_ends_portal_sessions_too(registered: Any) -> None:
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    user, body, api = registered()
+    browser = Client()
+    browser.force_login(user)
+    assert Session.objects.count() == 1
+    response = api.post(
+        f"/participants/{body['participant_id']}/transitions",
+        {"transition": "withdraw", "reason": "Leaving the market"},
+    )
+    assert response.status_code == 200
+    assert Session.objects.count() == 0
+    event = AuditEvent.objects.filter(action="membership.ended").latest("seq")
+    assert event.changes["after"]["reason"] == "Leaving the market"

@@ -1,6 +1,6 @@
 """The portal's pages. Every view declares its permission with ``@portal_requires``."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from flexreg.accounts import views as accounts
 from flexreg.participants import views as participants
@@ -115,6 +115,9 @@ urlpatterns = [
     ),
     path("invitations/accept/", access.invitation_accept, name="invitation-accept"),
     path("acting/", participants.switch_acting, name="switch-acting"),
+    path("", include("flexreg.entry.urls")),
+    path("", include("flexreg.notifications.urls")),
+    path("", include("flexreg.participants.urls_changes")),
     path("operator/verifications/", participants.review_queue, name="review-queue"),
     path(
         "operator/verifications/<str:verification_id>/",

@@ -9,9 +9,6 @@ afterwards, so every caller meets the same state. A new API operation fails
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,41 +17,7 @@ from django.db import transaction
 from conftest import Api, organisation_payload
 from flexreg.config.api import api
 from flexreg.participants.models import Membership, Participant, ParticipantRole
-
-CALLERS = ("anonymous", "other", "without", "with", "operator")
-
-
-@dataclass
-class World:
-    a: Participant
-    b: Participant
-    pending_verification_id: str
-    apis: dict[str, Api]
-    a_key_id: str
-    delegation_id: str = ""
-    client_id: str = ""
-
-
-def _days(n: int) -> str:
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=n)).isoformat()
-
-
-@dataclass(frozen=True)
-class Scenario:
-    operation: str  # "METHOD /api/v1/path/{template}"
-    build: Callable[[World], tuple[str, Any]]  # -> (concrete path, JSON body or None)
-    expect: dict[str, int]
-
-
-def _expect(anonymous: int, other: int, without: int, with_: int, operator: int) -> dict[str, int]:
-    return dict(zip(CALLERS, (anonymous, other, without, with_, operator), strict=True))
-
-
-DECLARATION = {
-    "declarant_name": "Jane Smith",
-    "declarant_is_applicant": True,
-    "statement_accepted": True,
-}
+from tests.matrix.base import CALLERS, DECLARATION, Scenario, World, _days, _expect
 
 SCENARIOS = [
     Scenario(
@@ -339,6 +302,23 @@ SCENARIOS = [
     ),
 ]
 OAUTH_ERROR_FORMAT = {"POST /api/v1/oauth/token"}
+
+
+def _area_rows() -> list[Scenario]:
+    """Rows from ``rows_<area>.py`` modules beside this one."""
+    import importlib
+    import pkgutil
+
+    import tests.matrix as package
+
+    rows: list[Scenario] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("rows_"):
+            rows += importlib.import_module(f"tests.matrix.{info.name}").SCENARIOS
+    return rows
+
+
+SCENARIOS += _area_rows()
 
 
 def _api_operations() -> set[str]:

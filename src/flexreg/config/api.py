@@ -15,10 +15,16 @@ from flexreg.accounts.api_service_accounts import router as service_accounts_rou
 from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
+from flexreg.entry.api import router as entry_router
+from flexreg.entry.api_backoffice import router as entry_backoffice_router
+from flexreg.entry.api_documents import router as entry_documents_router
+from flexreg.entry.api_rules import router as entry_rules_router
+from flexreg.notifications.api import router as notifications_router
 from flexreg.ops.api import router as ops_router
 from flexreg.participants.api import operator_router
 from flexreg.participants.api import router as participants_router
 from flexreg.participants.api_access import router as access_router
+from flexreg.participants.api_changes import router as participant_changes_router
 from flexreg.participants.api_delegation import router as delegations_router
 
 logger = logging.getLogger(__name__)
@@ -42,6 +48,12 @@ api.add_router("/service-accounts", service_accounts_router)
 api.add_router("/oauth", oauth_router)
 api.add_router("", ops_router)
 api.add_router("", access_router)
+api.add_router("", participant_changes_router)
+api.add_router("/entry", entry_router)
+api.add_router("/entry/documents", entry_documents_router)
+api.add_router("/operator/entry", entry_backoffice_router)
+api.add_router("/operator/entry-rules", entry_rules_router)
+api.add_router("/me/notifications", notifications_router)
 
 
 @api.exception_handler(DomainError)

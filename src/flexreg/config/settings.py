@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "flexreg.core",
     "flexreg.participants",
     "flexreg.accounts",
+    "flexreg.notifications",
+    "flexreg.entry",
     "flexreg.ops",
     # Sign-in: django-allauth (local accounts, OIDC providers, TOTP); see docs/sign-in.md.
     "allauth",
@@ -244,6 +246,10 @@ COMPANIES_HOUSE_TIMEOUT = float(env("FLEXREG_COMPANIES_HOUSE_TIMEOUT", "5"))
 VERIFICATION_UNAVAILABLE_REVIEW_AFTER_HOURS = float(
     env("FLEXREG_VERIFICATION_REVIEW_AFTER_HOURS", "24")
 )
+
+# --- Managed market entry -------------------------------------------------------------------
+# The rule file (docs/rules.md); the default ships in the package. Validated at start-up.
+FLEXREG_ENTRY_RULES = env("FLEXREG_ENTRY_RULES")
 
 # --- Authorisations, delegation, service accounts --------------------------------------------
 INVITATION_DEFAULT_DAYS = int(env("FLEXREG_INVITATION_DAYS", "7"))

@@ -78,3 +78,16 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.count}"
+
+
+class ScheduledJob(models.Model):
+    """When each periodic job (core.scheduler) last ran and runs next."""
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    runs = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name

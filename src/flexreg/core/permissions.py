@@ -29,6 +29,9 @@ class Permission:
     # A permission meant to be exercised through platforms must list PLATFORM among its roles:
     # a platform acting for a client holds (delegated ∩ what the platform caller holds).
     delegable: bool = True
+    # A market operation: effective only once the role is operational, i.e. its market-entry
+    # case is qualified (participants.policies). Account administration is never operational.
+    operational: bool = False
 
 
 CATALOGUE: dict[str, Permission] = {
@@ -95,6 +98,26 @@ CATALOGUE: dict[str, Permission] = {
         Permission(
             "audit:read_own", "Read the audit trail of the acting participant's records.", ALL_ROLES
         ),
+        # Managed market entry (the ``entry`` app).
+        Permission(
+            "entry:read",
+            "See the acting role's market-entry case, its requests and their history.",
+            MARKET_ROLES,
+            applicant=True,
+        ),
+        Permission(
+            "entry:answer",
+            "Answer the acting role's information requests: upload documents, fill in forms.",
+            MARKET_ROLES,
+            applicant=True,
+        ),
+        Permission(
+            "market:operate",
+            "Take part in the market as the acting role (e.g. register assets): operational "
+            "roles only.",
+            MARKET_ROLES,
+            operational=True,
+        ),
         # Central operator and oversight.
         Permission("participants:read_all", "Read every participant's full record.", OVERSIGHT),
         Permission(
@@ -121,6 +144,19 @@ CATALOGUE: dict[str, Permission] = {
             OPERATOR,
         ),
         Permission("users:deactivate", "Deactivate a user everywhere, at once.", OPERATOR),
+        Permission(
+            "entry:review",
+            "Review market-entry answers and cases, raise requests, assign reviewers.",
+            OPERATOR,
+        ),
+        Permission(
+            "entry:read_all", "Read every market-entry case and the entry dashboard.", OVERSIGHT
+        ),
+        Permission(
+            "entry_rules:manage",
+            "Add or retire market-entry rule additions; move cases to a newer rule version.",
+            OPERATOR,
+        ),
     ]
 }
 
@@ -134,6 +170,10 @@ def allowed_for_role(role: str) -> frozenset[str]:
 
 def applicant_permissions(role: str) -> frozenset[str]:
     return frozenset(code for code, p in CATALOGUE.items() if p.applicant and role in p.roles)
+
+
+def operational_permissions() -> frozenset[str]:
+    return frozenset(code for code, p in CATALOGUE.items() if p.operational)
 
 
 def delegable_for_role(role: str) -> frozenset[str]:

@@ -127,11 +127,18 @@ class ParticipantRole(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
     status_reason = models.TextField(blank=True)
+    # Set when the role's market-entry case is qualified (``entry``): only then is the role
+    # operational, i.e. may its members use permissions marked ``operational``.
+    qualified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["participant", "role"], name="participant_role_once")
         ]
+
+    @property
+    def is_operational(self) -> bool:
+        return self.status == RoleStatus.ACTIVE and self.qualified_at is not None
 
     def __str__(self) -> str:
         return f"{self.participant.participant_id}/{self.role}"

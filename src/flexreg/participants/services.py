@@ -18,7 +18,7 @@ from flexreg.core.errors import DomainError, NotFound, PreconditionFailed
 from flexreg.core.roles import SPECIAL_ROLES
 from flexreg.core.statemachine import StateMachine, Transition
 from flexreg.identifiers import new_participant_id
-from flexreg.participants import rules, services_access
+from flexreg.participants import rules, services_access, signals
 from flexreg.participants.models import (
     Contact,
     ContactKind,
@@ -65,7 +65,8 @@ ROLE_LIFECYCLE = StateMachine(
     [s.value for s in RoleStatus],
     [
         Transition("approve", frozenset({R.PENDING}), R.ACTIVE),
-        Transition("reject", frozenset({R.PENDING}), R.REJECTED),
+        # An active role is rejected when its market-entry case is (``set_role_qualified``).
+        Transition("reject", frozenset({R.PENDING, R.ACTIVE}), R.REJECTED),
         Transition("reopen", frozenset({R.WITHDRAWN, R.REJECTED}), R.PENDING),
         Transition("withdraw", frozenset({R.PENDING, R.ACTIVE, R.SUSPENDED}), R.WITHDRAWN),
     ],
@@ -225,6 +226,7 @@ def register(acting: Acting, data: OrganisationIn | IndividualIn) -> Participant
         held = ParticipantRole.objects.create(participant=participant, role=role, requested_at=now)
         _audit_role(acting, "participant_role.requested", held, None, RoleStatus.PENDING)
         _grant_membership(acting, held, acting.user_id, authorised_person=False)
+        signals.role_requested.send(sender=ParticipantRole, acting=acting, held=held)
     _open_verification(acting, participant, getattr(data, "declaration", None))
     return participant
 
@@ -664,6 +666,15 @@ def _transition(acting: Acting, participant: Participant, name: str, reason: str
         before={"status": before},
         after={"status": participant.status, "reason": reason},
     )
+    signals.participant_status_changed.send(
+        sender=Participant,
+        acting=acting,
+        participant=participant,
+        before=before,
+        after=participant.status,
+        transition=name,
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -755,6 +766,15 @@ def _set_role_status(acting: Acting, held: ParticipantRole, name: str, reason: s
     held.status_changed_at = timezone.now()
     held.save(update_fields=["status", "status_reason", "status_changed_at"])
     _audit_role(acting, f"participant_role.{name}", held, before, held.status, reason)
+    signals.role_status_changed.send(
+        sender=ParticipantRole,
+        acting=acting,
+        held=held,
+        before=before,
+        after=held.status,
+        transition=name,
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -786,9 +806,12 @@ def add_role(acting: Acting, participant: Participant, role: str) -> Participant
     if existing is not None:
         _set_role_status(acting, existing, "reopen", "Asked for again.")
         held = existing
+        held.qualified_at = None
+        held.save(update_fields=["qualified_at"])
     else:
         held = ParticipantRole.objects.create(participant=participant, role=role)
         _audit_role(acting, "participant_role.requested", held, None, RoleStatus.PENDING)
+    signals.role_requested.send(sender=ParticipantRole, acting=acting, held=held)
     if acting.user_id is not None:
         requester = Membership.objects.filter(pk=acting.membership_id or 0).first()
         _grant_membership(
@@ -840,6 +863,31 @@ def withdraw_role(
     return held
 
 
+@transaction.atomic
+def set_role_qualified(
+    acting: Acting, held: ParticipantRole, qualified: bool, reason: str
+) -> ParticipantRole:
+    """Market entry's verdict on a role (called by ``entry`` in its own transaction).
+
+    Qualified: the role becomes operational (approved first if it was still pending on an
+    active participant). Not qualified (the case was rejected): the role is rejected and stops
+    being operational; its members keep read access to see why and may ask again.
+    """
+    held = ParticipantRole.objects.select_for_update().select_related("participant").get(pk=held.pk)
+    if qualified:
+        if held.status == RoleStatus.PENDING and held.participant.status == S.ACTIVE:
+            _set_role_status(acting, held, "approve", reason)
+        held.qualified_at = timezone.now()
+        held.save(update_fields=["qualified_at"])
+        _audit_role(acting, "participant_role.qualified", held, held.status, held.status, reason)
+    else:
+        held.qualified_at = None
+        held.save(update_fields=["qualified_at"])
+        if held.status in (RoleStatus.PENDING, RoleStatus.ACTIVE):
+            _set_role_status(acting, held, "reject", reason)
+    return held
+
+
 def check_after_registration(participant: Participant) -> Verification | None:
     """Run the automatic check for a new registration (outside its transaction)."""
     pending = participant.verifications.filter(
@@ -888,7 +936,7 @@ def ensure_special_participant(acting: Acting, role: str, name: str) -> Particip
     )
     _audit_participant(acting, "participant.registered", participant, None, snapshot(participant))
     held = ParticipantRole.objects.create(
-        participant=participant, role=role, status=RoleStatus.ACTIVE
+        participant=participant, role=role, status=RoleStatus.ACTIVE, qualified_at=timezone.now()
     )
     _audit_role(acting, "participant_role.assigned", held, None, RoleStatus.ACTIVE)
     return held

@@ -20,19 +20,23 @@ _SWEEP_LOCK = 0x666C_7377_6565  # "flswee"
 
 
 def sweep_once() -> int:
-    """Run due verification retries if no other worker is sweeping. Returns how many ran."""
+    """Run due verification retries if no other worker is sweeping, then the scheduler's due
+    periodic jobs (core.scheduler; each claimed with SKIP LOCKED). Returns how many ran."""
+    from flexreg.core import scheduler
     from flexreg.participants import services
 
+    ran = 0
     with connection.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s)", [_SWEEP_LOCK])
         (locked,) = cur.fetchone()
-    if not locked:
-        return 0
-    try:
-        return services.retry_due_verifications()
-    finally:
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%s)", [_SWEEP_LOCK])
+    if locked:
+        try:
+            ran += services.retry_due_verifications()
+        finally:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_SWEEP_LOCK])
+    ran += len(scheduler.run_due())
+    return ran
 
 
 def _sweeper(stop: threading.Event, every: float) -> None:
@@ -54,7 +58,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--batch", action="store_true", help="Run what is due, then exit.")
         parser.add_argument("--interval", type=float, default=1.0)
-        parser.add_argument("--sweep-every", type=float, default=60.0)
+        parser.add_argument("--sweep-every", type=float, default=30.0)
 
     def handle(
         self, *args: Any, batch: bool, interval: float, sweep_every: float, **o: Any

@@ -1,0 +1,92 @@
+"""Periodic jobs run by ``flexreg worker``: reminders, re-checks, retries, pruning.
+
+Apps register a job with ``@periodic(name, every=...)`` (at import of their ``tasks`` module).
+Each job has a row in ``core_scheduledjob``; a worker claims a due row with
+``SELECT ... FOR UPDATE SKIP LOCKED``, runs the job and sets its next run, so any number of
+workers may run and each due run happens once. Jobs must be idempotent anyway (a crash after
+the job but before the commit re-runs it): reminders, for one, are keyed by a unique row.
+
+Tests and operators run jobs with an explicit ``now`` (``run_due(now=...)``,
+``flexreg schedule run --now``), which is how time is "moved" without waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: dt.timedelta
+    run: Callable[[dt.datetime], Any]  # called with "now"; returns something loggable
+
+
+JOBS: dict[str, Job] = {}
+
+
+def periodic(name: str, *, every: dt.timedelta) -> Callable[[Callable[[dt.datetime], Any]], Any]:
+    def register(fn: Callable[[dt.datetime], Any]) -> Callable[[dt.datetime], Any]:
+        JOBS[name] = Job(name, every, fn)
+        return fn
+
+    return register
+
+
+def _ensure_rows(now: dt.datetime) -> None:
+    from flexreg.core.models import ScheduledJob
+
+    known = set(ScheduledJob.objects.values_list("name", flat=True))
+    for name in JOBS.keys() - known:
+        ScheduledJob.objects.get_or_create(name=name, defaults={"next_run_at": now})
+
+
+def run_due(now: dt.datetime | None = None, only: set[str] | None = None) -> dict[str, Any]:
+    """Run every job that is due at ``now`` (each once), returning what each returned.
+
+    ``now`` is the clock the jobs see: the real time in production, a later one in tests.
+    """
+    from flexreg.core.models import ScheduledJob
+
+    now = now or timezone.now()
+    _ensure_rows(now)
+    results: dict[str, Any] = {}
+    for name in sorted(JOBS):
+        if only is not None and name not in only:
+            continue
+        job = JOBS[name]
+        with transaction.atomic():
+            row = (
+                ScheduledJob.objects.select_for_update(skip_locked=True)
+                .filter(name=name, next_run_at__lte=now)
+                .first()
+            )
+            if row is None:
+                continue  # not due, or another worker is running it
+            try:
+                with transaction.atomic():
+                    results[name] = job.run(now)
+                row.last_error = ""
+            except Exception as exc:  # one failing job must not stop the others
+                logger.exception("scheduled job %s failed", name)
+                results[name] = exc
+                row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            row.last_run_at = now
+            row.next_run_at = now + job.every
+            row.runs += 1
+            row.save()
+    return results
+
+
+def run_now(name: str, now: dt.datetime | None = None) -> Any:
+    """Run one job at once, whatever its schedule (operators, tests)."""
+    return JOBS[name].run(now or timezone.now())

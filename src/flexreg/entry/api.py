@@ -1,0 +1,7 @@
+"""API: Market entry."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["Market entry"])

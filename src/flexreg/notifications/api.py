@@ -1,0 +1,7 @@
+"""API: Notifications."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["Notifications"])

@@ -33,6 +33,13 @@ def _companies_house(settings: Any, ch_stub: StubServer) -> StubServer:
     return ch_stub
 
 
+@pytest.fixture(autouse=True)
+def _uploads(settings: Any, tmp_path_factory: Any) -> Any:
+    """Uploaded files go to a temporary directory, never into var/."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "uploads")
+    return settings.MEDIA_ROOT
+
+
 def organisation_payload(**overrides: Any) -> dict[str, Any]:
     """A valid organisation registration for the sample company 99000001."""
     body: dict[str, Any] = {

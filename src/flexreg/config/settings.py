@@ -216,6 +216,15 @@ SESSION_ABSOLUTE_SECONDS = SESSION_COOKIE_AGE
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (market-entry documents): outside static files, never served directly; only
+# the download views hand them out, to those allowed (entry.api_documents).
+MEDIA_ROOT = env("FLEXREG_MEDIA_ROOT", str(DATA_DIR / "uploads"))
+MEDIA_URL = "/_media-not-served/"
+UPLOAD_MAX_BYTES = int(env("FLEXREG_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+# ClamAV's clamd ("host:port" or a Unix socket path). Unset: no scanner, see docs/operations.md.
+CLAMAV_ADDRESS = env("FLEXREG_CLAMAV_ADDRESS")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -246,6 +255,9 @@ COMPANIES_HOUSE_TIMEOUT = float(env("FLEXREG_COMPANIES_HOUSE_TIMEOUT", "5"))
 VERIFICATION_UNAVAILABLE_REVIEW_AFTER_HOURS = float(
     env("FLEXREG_VERIFICATION_REVIEW_AFTER_HOURS", "24")
 )
+
+# How often every verified company is checked again against Companies House.
+COMPANIES_HOUSE_RECHECK_HOURS = float(env("FLEXREG_COMPANIES_HOUSE_RECHECK_HOURS", "24"))
 
 # --- Managed market entry -------------------------------------------------------------------
 # The rule file (docs/rules.md); the default ships in the package. Validated at start-up.

@@ -8,4 +8,5 @@ class EntryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from flexreg.entry import checks, receivers, tasks  # noqa: F401  (register)
+        # Receivers and periodic jobs (core.scheduler) register on import.
+        from flexreg.entry import check_runners, receivers, reminders, tasks  # noqa: F401

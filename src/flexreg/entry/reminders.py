@@ -1,0 +1,1 @@
+"""Reminders, overdue notices and escalations for information requests (periodic job)."""

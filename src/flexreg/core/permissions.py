@@ -101,8 +101,9 @@ CATALOGUE: dict[str, Permission] = {
         # Managed market entry (the ``entry`` app).
         Permission(
             "entry:read",
-            "See the acting role's market-entry case, its requests and their history.",
-            MARKET_ROLES,
+            "See the acting role's market-entry case, its requests and their history "
+            "(oversight roles with entry:read_all see every case).",
+            ALL_ROLES,
             applicant=True,
         ),
         Permission(

@@ -1,6 +1,5 @@
 """API: Central operator: market entry."""
 
-from __future__ import annotations
 
 from ninja import Router
 

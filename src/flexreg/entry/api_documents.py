@@ -1,6 +1,5 @@
 """API: Market entry documents."""
 
-from __future__ import annotations
 
 from ninja import Router
 

@@ -64,12 +64,13 @@ def case_is_open(case: EntryCase) -> None:
 
 def request_answerable(status: str) -> None:
     if status not in (RequestStatus.OPEN, RequestStatus.ANSWERED):
-        detail = {
+        details: dict[str, str] = {
             RequestStatus.WAITING: "This step cannot start yet: earlier steps come first.",
             RequestStatus.CHECKING: "This step's check is running; wait for its outcome.",
             RequestStatus.ACCEPTED: "This step is already accepted.",
             RequestStatus.CANCELLED: "This request was cancelled.",
-        }.get(status, f"This request is {status}.")
+        }
+        detail = details.get(status, f"This request is {status}.")
         raise Conflict("entry.request_not_open", detail)
 
 

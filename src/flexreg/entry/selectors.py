@@ -16,9 +16,12 @@ from flexreg.core.errors import NotFound
 from flexreg.entry.models import (
     Answer,
     CaseStatus,
+    Document,
     EntryCase,
     InformationRequest,
     RequestStatus,
+    RuleAddition,
+    RuleSetVersion,
 )
 
 # GOV.UK task list statuses.
@@ -72,7 +75,8 @@ def cases_for(acting: Acting) -> QuerySet[EntryCase]:
     if acting.has("entry:read_all"):
         return qs
     return qs.filter(
-        participant_role__participant_id=acting.participant_pk, participant_role__role=acting.role
+        participant_role__participant_id=acting.participant_pk or 0,
+        participant_role__role=acting.role,
     )
 
 
@@ -108,7 +112,7 @@ def request_for(acting: Acting, request_id: str) -> InformationRequest:
     )
     if not acting.has("entry:read_all"):
         qs = qs.filter(
-            case__participant_role__participant_id=acting.participant_pk,
+            case__participant_role__participant_id=acting.participant_pk or 0,
             case__participant_role__role=acting.role,
         )
     try:
@@ -179,3 +183,44 @@ def next_step(case: EntryCase) -> NextStep:
     if case.status == CaseStatus.UNDER_REVIEW:
         return NextStep("The central operator is reviewing your application.")
     return NextStep("Nothing for you to do now: we will tell you when we need anything.")
+
+
+def own_document(acting: Acting, document_id: object) -> Document:
+    """A document uploaded for the acting participant (to attach to an answer)."""
+    try:
+        found = Document.objects.filter(
+            public_id=str(document_id), participant_id=acting.participant_pk or 0
+        ).first()
+    except Exception as exc:
+        raise NotFound() from exc
+    if found is None:
+        raise NotFound("No such document.")
+    return found
+
+
+def rule_versions() -> list[tuple[RuleSetVersion, int]]:
+    from django.db.models import Count
+
+    counts = dict(EntryCase.objects.values_list("rule_version").annotate(n=Count("pk")).order_by())
+    return [(v, counts.get(v.pk, 0)) for v in RuleSetVersion.objects.order_by("-number")]
+
+
+def rule_version(number: int) -> RuleSetVersion:
+    found = RuleSetVersion.objects.filter(number=number).first()
+    if found is None:
+        raise NotFound("No such rule version.")
+    return found
+
+
+def rule_addition(addition_id: object) -> RuleAddition:
+    try:
+        found = RuleAddition.objects.filter(public_id=str(addition_id)).first()
+    except Exception as exc:
+        raise NotFound() from exc
+    if found is None:
+        raise NotFound("No such rule addition.")
+    return found
+
+
+def rule_additions() -> list[RuleAddition]:
+    return list(RuleAddition.objects.order_by("-created_at"))

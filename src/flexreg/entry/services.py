@@ -206,11 +206,15 @@ def _sync_requests(case: EntryCase, now: dt.datetime) -> None:
             request.opened_at = request.due_at = request.escalated_at = None
             request.save()
     for key, request in existing.items():
-        if key not in wanted and request.raised_by_id is None and request.status != Q.ACCEPTED:
-            if not key.startswith("adhoc-"):
-                request.status = Q.CANCELLED
-                request.updated_at = now
-                request.save(update_fields=["status", "updated_at"])
+        if (
+            key not in wanted
+            and request.raised_by_id is None
+            and request.status != Q.ACCEPTED
+            and not key.startswith("adhoc-")
+        ):
+            request.status = Q.CANCELLED
+            request.updated_at = now
+            request.save(update_fields=["status", "updated_at"])
 
 
 @transaction.atomic
@@ -940,7 +944,7 @@ def record_connectivity_test(acting: Acting, *, user_agent: str = "") -> Connect
     """The participant's own system called the API with its credentials: evidence for the
     API connectivity step of the acting role's case."""
     permissions.require(acting, "entry:answer")
-    held = ParticipantRole.objects.get(participant_id=acting.participant_pk, role=acting.role)
+    held = ParticipantRole.objects.get(participant_id=acting.participant_pk or 0, role=acting.role)
     call = ConnectivityTest.objects.create(
         participant_role=held, via=acting.via, user_agent=user_agent[:300]
     )
@@ -992,3 +996,74 @@ def on_role_rejected(acting: Acting, held: ParticipantRole, reason: str) -> None
         return
     _move(acting, case, C.REJECTED, reason or "The role was rejected.")
     _close_requests(case)
+
+
+# --- rule additions (central operator) ------------------------------------------------------
+
+
+def _invalid(exc: ruleset.RuleSetInvalid, prefix: str = "") -> ValidationFailed:
+    from flexreg.core.errors import FieldError
+
+    errors = []
+    for problem in exc.problems:
+        path, _, message = problem.partition(": ")
+        errors.append(FieldError(prefix + path, "entry_rules.invalid", message or problem))
+    return ValidationFailed(errors, detail="The rules are not valid: " + "; ".join(exc.problems))
+
+
+@transaction.atomic
+def add_rule_addition(
+    acting: Acting, *, key: str, roles: list[str], step: dict[str, Any]
+) -> tuple[RuleAddition, RuleSetVersion]:
+    """Add a step to some roles' rules. Validated with the whole rule set; new cases follow the
+    resulting version, cases under way keep theirs until moved."""
+    permissions.require(acting, "entry_rules:manage")
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_VERSION_LOCK])
+    if RuleAddition.objects.filter(key=key, retired_at__isnull=True).exists():
+        raise Conflict("entry_rules.key_taken", f"A live addition already uses the key {key!r}.")
+    addition = RuleAddition.objects.create(
+        key=key, roles=roles, step=step, created_by_id=acting.user_id
+    )
+    try:
+        compile_current()
+    except ruleset.RuleSetInvalid as exc:
+        raise _invalid(exc) from exc
+    audit.record(
+        acting,
+        "entry_rules.addition_added",
+        object_type="entry_rule_addition",
+        object_id=str(addition.public_id),
+        after={"key": key, "roles": roles, "step": step},
+    )
+    return addition, current_version(acting.user_id)
+
+
+@transaction.atomic
+def retire_rule_addition(
+    acting: Acting, addition: RuleAddition, reason: str
+) -> tuple[RuleAddition, RuleSetVersion]:
+    permissions.require(acting, "entry_rules:manage")
+    rules.reason_given(reason)
+    addition = RuleAddition.objects.select_for_update().get(pk=addition.pk)
+    if addition.retired_at is not None:
+        raise Conflict("entry_rules.already_retired", "This addition is already retired.")
+    addition.retired_at = timezone.now()
+    addition.retired_by_id = acting.user_id
+    addition.save(update_fields=["retired_at", "retired_by"])
+    audit.record(
+        acting,
+        "entry_rules.addition_retired",
+        object_type="entry_rule_addition",
+        object_id=str(addition.public_id),
+        after={"key": addition.key, "reason": reason},
+    )
+    return addition, current_version(acting.user_id)
+
+
+def validate_rules_text(text: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """Validate a whole rule file's text (for rule writers): (compiled, []) or (None, problems)."""
+    try:
+        return ruleset.compile_rules(ruleset.parse(text)), []
+    except ruleset.RuleSetInvalid as exc:
+        return None, exc.problems

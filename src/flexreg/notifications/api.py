@@ -1,6 +1,5 @@
 """API: Notifications."""
 
-from __future__ import annotations
 
 from ninja import Router
 

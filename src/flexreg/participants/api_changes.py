@@ -1,6 +1,5 @@
 """API: Participant changes."""
 
-from __future__ import annotations
 
 from ninja import Router
 

@@ -9,4 +9,10 @@ class EntryConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers and periodic jobs (core.scheduler) register on import.
-        from flexreg.entry import check_runners, receivers, reminders, tasks  # noqa: F401
+        from flexreg.entry import (  # noqa: F401
+            check_runners,
+            receivers,
+            reminders,
+            system_checks,
+            tasks,
+        )

@@ -161,11 +161,14 @@ def registered(signed_in: Client, user: Any) -> Participant:
     return Participant.objects.get(company_number="99000001")
 
 
-def _all_patterns() -> list[URLPattern]:
+def _all_patterns(patterns: list[Any] | None = None) -> list[URLPattern]:
+    """Every portal URL pattern, descending into included modules."""
     found: list[URLPattern] = []
-    for entry in portal_urls.urlpatterns:
-        assert not isinstance(entry, URLResolver)
-        found.append(entry)
+    for entry in portal_urls.urlpatterns if patterns is None else patterns:
+        if isinstance(entry, URLResolver):
+            found += _all_patterns(entry.url_patterns)
+        else:
+            found.append(entry)
     return found
 
 

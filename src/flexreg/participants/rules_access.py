@@ -44,10 +44,18 @@ def within_grantor(acting: Acting, codes: frozenset[str]) -> None:
     """Never more than the acting membership holds itself (``membership.exceeds_grantor``).
 
     The central operator (``memberships:manage_all``) is bound by the role rule only.
+    Operational permissions granted to the grantor count as held even before the role is
+    qualified (they only take effect then, for everyone alike).
     """
     if acting.has("memberships:manage_all"):
         return
-    extra = sorted(codes - acting.permissions)
+    held = acting.permissions
+    if acting.membership_id is not None and not acting.is_delegated:
+        granted = Membership.objects.filter(pk=acting.membership_id).values_list(
+            "permissions", flat=True
+        )
+        held |= frozenset(granted.first() or ()) & catalogue.operational_permissions()
+    extra = sorted(codes - held)
     if extra:
         raise DomainError(
             code="membership.exceeds_grantor",

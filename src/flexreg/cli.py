@@ -1,7 +1,7 @@
 """The ``flexreg`` command: Django's management commands plus FlexReg's own.
 
 FlexReg's commands: ``serve``, ``worker``, ``migrate``, ``demo``, ``operator create EMAIL``,
-``audit verify``, ``companies import FILE``, ``db stop``. ``flexreg help`` lists them all.
+``audit verify``, ``companies import FILE``, ``eic import FILE...``, ``db stop``. ``flexreg help`` lists them all.
 """
 
 from __future__ import annotations

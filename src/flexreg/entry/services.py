@@ -429,7 +429,7 @@ def _conclude(
     answer = Answer.objects.create(
         request=request,
         check_outcome={"check": run.check_name, "status": status, **outcome},
-        form_data=_latest_form_data(request),
+        form_data=latest_form_data(request),
         submitted_at=now,
     )
     request.answered_at = now
@@ -477,7 +477,7 @@ def record_check_outcome(
     return run
 
 
-def _latest_form_data(request: InformationRequest) -> dict[str, Any]:
+def latest_form_data(request: InformationRequest) -> dict[str, Any]:
     last = request.answers.exclude(form_data={}).order_by("-submitted_at", "-pk").first()
     return dict(last.form_data) if last else {}
 

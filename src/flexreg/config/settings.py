@@ -223,8 +223,16 @@ MEDIA_URL = "/_media-not-served/"
 UPLOAD_MAX_BYTES = int(env("FLEXREG_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+# An upload part is dropped as soon as it passes the limit (never spooled to disk whole).
+FILE_UPLOAD_HANDLERS = [
+    "flexreg.entry.upload_handlers.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # ClamAV's clamd ("host:port" or a Unix socket path). Unset: no scanner, see docs/operations.md.
 CLAMAV_ADDRESS = env("FLEXREG_CLAMAV_ADDRESS")
+CLAMAV_CONNECT_TIMEOUT = float(env("FLEXREG_CLAMAV_CONNECT_TIMEOUT", "5"))
+CLAMAV_TIMEOUT = float(env("FLEXREG_CLAMAV_TIMEOUT", "60"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

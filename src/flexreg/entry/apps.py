@@ -15,4 +15,5 @@ class EntryConfig(AppConfig):
             reminders,
             system_checks,
             tasks,
+            tasks_documents,
         )

@@ -204,6 +204,15 @@ class Document(models.Model):
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["scan_status", "uploaded_at"],
+                condition=Q(scan_status__in=["pending", "failed"]),
+                name="document_scan_due",
+            )
+        ]
+
     def __str__(self) -> str:
         return f"{self.original_name} ({self.sha256[:12]})"
 

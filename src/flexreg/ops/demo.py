@@ -20,6 +20,7 @@ DEMO_OPERATOR_TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXREGDEMOTOTPX"
 OPERATOR_EMAIL = "operator@flexreg.demo"
 APPLICANT_EMAIL = "applicant@flexreg.demo"
 REVIEW_EMAIL = "pending@flexreg.demo"
+FSP_EMAIL = "fsp@flexreg.demo"
 
 
 def prepare_environment() -> None:
@@ -79,13 +80,89 @@ def load_demo_data() -> list[str]:
         user_acting = Acting(user_id=pending_user.pk, user_label=pending_user.email, via="cli")
         participant = services.register(user_acting, registration.root)
         services.check_after_registration(participant)
+    _market_entry_demo()
     lines.append(
         f"  central operator:   {OPERATOR_EMAIL} / {DEMO_PASSWORD}  "
         f"(TOTP secret {DEMO_OPERATOR_TOTP_SECRET})"
     )
     lines.append(f"  new applicant:      {APPLICANT_EMAIL} / {DEMO_PASSWORD}")
     lines.append(f"  pending applicant:  {REVIEW_EMAIL} / {DEMO_PASSWORD}")
+    lines.append(f"  FSP in market entry: {FSP_EMAIL} / {DEMO_PASSWORD}")
     return lines
+
+
+def _market_entry_demo() -> None:
+    """A verified FSP half-way through market entry: its technical contact given and an
+    insurance certificate waiting for the operator's review. Also loads the sample EIC lists."""
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from flexreg.accounts.acting import acting_for
+    from flexreg.core.acting import Acting
+    from flexreg.entry import eic_register, services_documents
+    from flexreg.entry import services as entry
+    from flexreg.participants import services
+    from flexreg.participants.models import Membership, Participant
+    from flexreg.participants.schemas import RegistrationIn
+
+    fixtures = Path(__file__).resolve().parent.parent / "devtools" / "eic_fixtures"
+    eic_register.import_files(sorted(fixtures.glob("*.csv")))
+    if Participant.objects.filter(company_number="99000006").exists():
+        return
+    user = _user(FSP_EMAIL, "Anne Bronte (demo)")
+    registration = RegistrationIn.model_validate(
+        {
+            "kind": "organisation",
+            "legal_name": "Bronte Heat Co-operative Limited (Sample)",
+            "organisation_type": "company",
+            "company_number": "99000006",
+            "registered_address": {
+                "line1": "Parsonage Barn, Church Street",
+                "town": "Haworth",
+                "postcode": "BD22 1AA",
+            },
+            "contacts": {
+                "primary": {
+                    "name": "Anne Bronte",
+                    "email": "anne@bronteheat.example",
+                    "phone": "+441535640000",
+                }
+            },
+            "email_domains": ["flexreg.demo", "bronteheat.example"],
+            "requested_roles": ["FSP"],
+            "declaration": {
+                "declarant_name": "Anne Bronte",
+                "declarant_is_applicant": True,
+                "statement_accepted": True,
+            },
+        }
+    )
+    participant = services.register(
+        Acting(user_id=user.pk, user_label=user.email, via="cli"), registration.root
+    )
+    services.check_after_registration(participant)
+    membership = Membership.objects.filter(
+        user=user, participant_role__participant=participant, participant_role__role="FSP"
+    ).first()
+    if membership is None or not membership.is_authorised_person:
+        return  # not verified (Companies House stand-in unreachable): nothing more to show
+    me = acting_for(user, membership, via="cli")
+    case = participant.roles.get(role="FSP").entry_case
+    entry.answer(
+        me,
+        case.requests.get(step_key="technical_contact"),
+        form_data={
+            "name": "Emily Bronte",
+            "email": "emily@bronteheat.example",
+            "phone": "+441535640001",
+        },
+    )
+    pdf = SimpleUploadedFile(
+        "insurance-certificate.pdf", b"%PDF-1.4\n% FlexReg demo certificate\n%%EOF\n"
+    )
+    document = services_documents.upload(me, pdf, accept=["application/pdf"])
+    entry.answer(me, case.requests.get(step_key="insurance_certificate"), document=document)
 
 
 def _user(email: str, name: str) -> User:

@@ -7,4 +7,5 @@ class CoreConfig(AppConfig):
     verbose_name = "FlexReg core"
 
     def ready(self) -> None:
-        from flexreg.core import checks  # noqa: F401  (registers the system checks)
+        # System checks and periodic jobs register on import.
+        from flexreg.core import checks, housekeeping  # noqa: F401

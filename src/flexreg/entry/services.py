@@ -350,9 +350,11 @@ def _open_request(acting: Acting, request: InformationRequest, now: dt.datetime)
     if request.kind == StepKind.CHECK and not request.definition.get("fields"):
         _start_check(acting, request, now)
     elif request.kind == StepKind.REVIEW:
+        # Nothing for the participant to give: straight into the operator's review queue.
         request.status = Q.ANSWERED
         request.answered_at = now
         request.save(update_fields=["status", "answered_at"])
+        Answer.objects.create(request=request, submitted_at=now)
     else:
         _tell_participant(
             request.case,
@@ -644,7 +646,10 @@ def review_answer(acting: Acting, answer_: Answer, decision: str, reason: str = 
     case = (
         EntryCase.objects.select_for_update().select_related("rule_version").get(pk=request.case_id)
     )
-    rules.case_is_open(case)
+    if case.status not in OPEN_CASE_STATES and not (
+        case.status == C.QUALIFIED and request.raised_by_id is not None
+    ):
+        rules.case_is_open(case)  # ad hoc requests on a qualified case are still reviewed
     now = timezone.now()
     found.status = AnswerStatus.ACCEPTED if decision == "accept" else AnswerStatus.REJECTED
     found.reviewed_by_id = acting.user_id

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "flexreg.accounts",
     "flexreg.notifications",
     "flexreg.entry",
+    "flexreg.assets",
     "flexreg.ops",
     # Sign-in: django-allauth (local accounts, OIDC providers, TOTP); see docs/sign-in.md.
     "allauth",

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AssetsConfig(AppConfig):
+    name = "flexreg.assets"
+    label = "assets"
+    verbose_name = "Assets"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -15,6 +15,8 @@ from flexreg.accounts.api_service_accounts import router as service_accounts_rou
 from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
+from flexreg.assets.api import router as assets_router
+from flexreg.assets.api_imports import router as asset_imports_router
 from flexreg.entry.api import router as entry_router
 from flexreg.entry.api_backoffice import router as entry_backoffice_router
 from flexreg.entry.api_documents import router as entry_documents_router
@@ -54,6 +56,8 @@ api.add_router("/entry/documents", entry_documents_router)
 api.add_router("/operator/entry", entry_backoffice_router)
 api.add_router("/operator/entry-rules", entry_rules_router)
 api.add_router("/me/notifications", notifications_router)
+api.add_router("/assets", assets_router)
+api.add_router("/asset-imports", asset_imports_router)
 
 
 @api.exception_handler(DomainError)

@@ -15,6 +15,8 @@ from flexreg.core.roles import ALL_ROLES, MARKET_ROLES
 
 OPERATOR = frozenset({"MARKET_FACILITATOR"})
 OVERSIGHT = frozenset({"MARKET_FACILITATOR", "REGULATOR"})
+# Roles that register flexible assets (which categories each may register is a rule: issue 5).
+ASSET_REGISTRANTS = frozenset({"FSP", "AGGREGATOR", "ASSET_OWNER", "SUPPLIER", "OEM", "PLATFORM"})
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,18 @@ CATALOGUE: dict[str, Permission] = {
             MARKET_ROLES,
             operational=True,
         ),
+        # Assets (the ``assets`` app).
+        Permission(
+            "assets:register",
+            "Register assets for the acting participant, one by one or in bulk.",
+            ASSET_REGISTRANTS,
+            operational=True,
+        ),
+        Permission(
+            "assets:read",
+            "See the assets the acting participant is linked to (owner, operator, provider).",
+            MARKET_ROLES,
+        ),
         # Central operator and oversight.
         Permission("participants:read_all", "Read every participant's full record.", OVERSIGHT),
         Permission(
@@ -145,6 +159,12 @@ CATALOGUE: dict[str, Permission] = {
             OPERATOR,
         ),
         Permission("users:deactivate", "Deactivate a user everywhere, at once.", OPERATOR),
+        Permission("assets:read_all", "Read every asset's full record.", OVERSIGHT),
+        Permission(
+            "assets:review",
+            "Decide assets in query (authenticity failures, possible duplicates).",
+            OPERATOR,
+        ),
         Permission(
             "entry:review",
             "Review market-entry answers and cases, raise requests, assign reviewers.",

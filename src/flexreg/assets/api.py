@@ -1,0 +1,5 @@
+"""API: Assets."""
+
+from ninja import Router
+
+router = Router(tags=["Assets"])

@@ -1,0 +1,5 @@
+"""API: Asset imports."""
+
+from ninja import Router
+
+router = Router(tags=["Asset imports"])

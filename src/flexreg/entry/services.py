@@ -668,6 +668,14 @@ def review_answer(acting: Acting, answer_: Answer, decision: str, reason: str = 
         request.escalated_at = None
     request.updated_at = now
     request.save()
+    if (
+        decision == "reject"
+        and request.kind == StepKind.CHECK
+        and not request.definition.get("fields")
+    ):
+        # Nothing for the participant to give: the check runs again (e.g. once the company's
+        # status on the register has changed) and comes back to review if it fails again.
+        _start_check(acting, request, now)
     _audit(
         acting,
         f"entry_request.{'accepted' if decision == 'accept' else 'rejected'}",

@@ -199,3 +199,19 @@ def test_withdrawing_the_role_withdraws_the_case(registered: Any) -> None:
     case = _case(pid, "ASSET_OWNER")
     assert case.status == CaseStatus.WITHDRAWN
     assert not case.requests.filter(status__in=["open", "waiting", "checking"]).exists()
+
+
+def test_rejecting_a_failed_check_runs_it_again(registered: Any, operator: Any) -> None:
+    from flexreg.entry.models import CheckRun
+    from flexreg.entry.services import record_check_outcome
+
+    _, body, _ = registered(organisation_payload(requested_roles=["SUPPLIER"]))
+    case = _case(body["participant_id"], "SUPPLIER")
+    step = _req(case, "company_still_active")
+    run = CheckRun.objects.get(request=step)
+    record_check_outcome(run.pk, CheckRun.Status.FAILED, {"detail": "In liquidation"})
+    failed = Answer.objects.get(request=step, status=AnswerStatus.PENDING_REVIEW)
+    services.review_answer(_as(operator[1]), failed, "reject", "Check again next week.")
+    step.refresh_from_db()
+    assert step.status == RequestStatus.CHECKING
+    assert CheckRun.objects.filter(request=step).count() == 2

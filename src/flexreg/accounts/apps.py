@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "People and credentials"
 
     def ready(self) -> None:
-        from flexreg.accounts import housekeeping, signals  # noqa: F401  (periodic jobs too)
+        from flexreg.accounts import housekeeping, receivers, signals  # noqa: F401  (register)
 
         signals.connect()  # audit sign-in/out and failures; feed the sign-in slow-down

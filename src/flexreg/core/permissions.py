@@ -159,6 +159,11 @@ CATALOGUE: dict[str, Permission] = {
             OPERATOR,
         ),
         Permission("users:deactivate", "Deactivate a user everywhere, at once.", OPERATOR),
+        Permission(
+            "participant_changes:review",
+            "Review and decide changes to participants' verified details.",
+            OPERATOR,
+        ),
         Permission("assets:read_all", "Read every asset's full record.", OVERSIGHT),
         Permission(
             "assets:review",

@@ -74,7 +74,8 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["company_number"],
-                condition=Q(company_number__isnull=False),
+                # A withdrawn (off-boarded) company may register again under a new ID.
+                condition=Q(company_number__isnull=False) & ~Q(status="withdrawn"),
                 name="participant_company_number_unique",
             ),
             models.CheckConstraint(
@@ -136,12 +137,12 @@ class ParticipantRole(models.Model):
             models.UniqueConstraint(fields=["participant", "role"], name="participant_role_once")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.participant.participant_id}/{self.role}"
+
     @property
     def is_operational(self) -> bool:
         return self.status == RoleStatus.ACTIVE and self.qualified_at is not None
-
-    def __str__(self) -> str:
-        return f"{self.participant.participant_id}/{self.role}"
 
 
 class Membership(models.Model):
@@ -431,3 +432,6 @@ class Delegation(models.Model):
     @property
     def status(self) -> str:
         return self.status_at(timezone.now())
+
+
+from flexreg.participants.models_changes import *  # noqa: E402, F403

@@ -10,7 +10,7 @@ from django.db import connection
 
 from flexreg.core.errors import Conflict, DomainError
 from flexreg.core.roles import ROLES
-from flexreg.participants.models import Participant, ParticipantRole, RoleStatus
+from flexreg.participants.models import Participant, ParticipantRole, ParticipantStatus, RoleStatus
 
 
 def lock_company_number(company_number: str) -> None:
@@ -25,6 +25,7 @@ def lock_company_number(company_number: str) -> None:
 def company_number_not_registered(company_number: str) -> None:
     existing = (
         Participant.objects.filter(company_number=company_number)
+        .exclude(status=ParticipantStatus.WITHDRAWN)
         .values_list("participant_id", flat=True)
         .first()
     )

@@ -16,7 +16,6 @@ from conftest import PASSWORD, organisation_payload
 from flexreg.accounts.acting import acting_for
 from flexreg.entry import services
 from flexreg.entry.models import Document, EntryCase, InformationRequest
-from tests.browser.conftest import browser, new_page  # noqa: F401  (fixtures)
 from tests.browser.test_registration_journey import screenshot, visit
 from tests.signin import helpers as signin_helpers
 
@@ -44,7 +43,7 @@ def _sign_in(page: Any, user: Any, secret: str) -> None:
 
 
 def test_market_entry_pages_are_accessible(
-    new_page: Any,  # noqa: F811
+    new_page: Any,
     registered: Any,
     operator: Any,
     tmp_path: Path,

@@ -13,15 +13,14 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from tests.browser.conftest import browser, new_page  # noqa: F401  (fixtures)
-from tests.browser.test_registration_journey import screenshot, visit
-from tests.signin import helpers as signin_helpers
 
 from conftest import PASSWORD, organisation_payload
 from flexreg.accounts.acting import acting_for
 from flexreg.entry import services
 from flexreg.entry.models import Document, EntryCase, InformationRequest
 from flexreg.participants.models import Membership
+from tests.browser.test_registration_journey import screenshot, visit
+from tests.signin import helpers as signin_helpers
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +37,7 @@ def _sign_in(page: Any, user: Any, secret: str) -> None:
 
 
 def test_back_office_pages_are_accessible(
-    new_page: Any,  # noqa: F811
+    new_page: Any,
     registered: Any,
     operator: Any,
 ) -> None:

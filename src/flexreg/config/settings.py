@@ -286,6 +286,7 @@ API_TOKEN_MAX_DAYS = int(env("FLEXREG_API_TOKEN_MAX_DAYS", "365"))
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env("FLEXREG_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_TIMEOUT = int(env("FLEXREG_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = env("FLEXREG_FROM_EMAIL", "FlexReg <no-reply@flexreg.invalid>")
 
 # --- Sign-in (django-allauth, OIDC providers) ------------------------------------------------

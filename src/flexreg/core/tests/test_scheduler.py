@@ -102,3 +102,17 @@ def test_housekeeping_prunes_expired_counters_and_credentials() -> None:
         "service_account_tokens": 0,
         "client_assertion_jtis": 0,
     }
+
+
+def test_the_schedule_command_lists_and_runs_jobs(jobs: dict[str, list[Any]]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("schedule", "run", "--now", "2030-01-01T09:00:00+00:00", stdout=out)
+    assert "test.fine: 1" in out.getvalue()
+    assert jobs["fine"] == [dt.datetime(2030, 1, 1, 9, tzinfo=dt.UTC)]
+    listing = StringIO()
+    call_command("schedule", "list", stdout=listing)
+    assert "test.broken" in listing.getvalue() and "RuntimeError: boom" in listing.getvalue()

@@ -26,8 +26,9 @@ if [ -z "${DATABASE_URL:-}" ] && port_answers; then
 fi
 
 if [ -n "${DATABASE_URL:-}" ]; then
-  echo "== full suite against ${DATABASE_URL%%\?*}"
-  run_pytest -m "not embedded" "$@" || status=1
+  echo "== full suite against ${DATABASE_URL%%\?*} (${FLEXREG_TEST_WORKERS:-2} workers)"
+  # pytest-xdist: each worker gets its own test database (test_flexreg_gw0, ...).
+  run_pytest -m "not embedded" -n "${FLEXREG_TEST_WORKERS:-2}" "$@" || status=1
   echo "== embedded PostgreSQL smoke tests"
   ( unset DATABASE_URL; export FLEXREG_DATA_DIR="${FLEXREG_TEST_DATA_DIR:-var/test-embedded}"; run_pytest -m embedded -p no:randomly ) || status=1
 else

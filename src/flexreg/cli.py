@@ -1,7 +1,8 @@
 """The ``flexreg`` command: Django's management commands plus FlexReg's own.
 
 FlexReg's commands: ``serve``, ``worker``, ``migrate``, ``demo``, ``operator create EMAIL``,
-``audit verify``, ``companies import FILE``, ``eic import FILE...``, ``db stop``. ``flexreg help`` lists them all.
+``audit verify``, ``companies import FILE``, ``eic import FILE...``, ``schedule list|run``,
+``db stop``. ``flexreg help`` lists them all.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from flexreg.accounts.api_auth import BearerAuth
 from flexreg.accounts.api_service_accounts import oauth_router
 from flexreg.accounts.api_service_accounts import router as service_accounts_router
 from flexreg.accounts.signals import record_authorisation_denied
-from flexreg.core import problems
-from flexreg.core.errors import DomainError, PermissionDenied
 from flexreg.assets.api import router as assets_router
 from flexreg.assets.api_imports import router as asset_imports_router
+from flexreg.core import problems
+from flexreg.core.errors import DomainError, PermissionDenied
 from flexreg.entry.api import router as entry_router
 from flexreg.entry.api_backoffice import router as entry_backoffice_router
 from flexreg.entry.api_documents import router as entry_documents_router

@@ -3,7 +3,6 @@
 Translate only: parse, call a selector or a service, return a schema.
 """
 
-
 from django.http import HttpRequest
 from ninja import Router, Status
 

@@ -185,7 +185,10 @@ class AssignForm(_Form):
 
 
 class CancelForm(_Form):
-    reason = _reason("Why are you cancelling this request?", "Recorded in the audit log; the participant no longer sees the request.")
+    reason = _reason(
+        "Why are you cancelling this request?",
+        "Recorded in the audit log; the participant no longer sees the request.",
+    )
     paths = {"reason": ("reason",)}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('entry', '0001_initial'),
-        ('participants', '0005_ongoing_management'),
+        ("entry", "0001_initial"),
+        ("participants", "0005_ongoing_management"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='document',
-            index=models.Index(condition=models.Q(('scan_status__in', ['pending', 'failed'])), fields=['scan_status', 'uploaded_at'], name='document_scan_due'),
+            model_name="document",
+            index=models.Index(
+                condition=models.Q(("scan_status__in", ["pending", "failed"])),
+                fields=["scan_status", "uploaded_at"],
+                name="document_scan_due",
+            ),
         ),
     ]

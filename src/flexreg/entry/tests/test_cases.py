@@ -110,7 +110,7 @@ def test_fsp_goes_from_verification_to_qualified(registered: Any, operator: Any)
     case.refresh_from_db()
     assert case.status == CaseStatus.SUBMITTED
 
-    op_user, op_membership = operator
+    _, op_membership = operator
     op = _as(op_membership)
     services.review_answer(op, first, "reject", "The certificate has expired.")
     insurance = _req(case, "insurance_certificate")
@@ -192,7 +192,7 @@ def test_a_rejected_case_rejects_the_role_and_keeps_read_access(
 
 
 def test_withdrawing_the_role_withdraws_the_case(registered: Any) -> None:
-    user, body, api = registered(organisation_payload(requested_roles=["FSP", "ASSET_OWNER"]))
+    _, body, api = registered(organisation_payload(requested_roles=["FSP", "ASSET_OWNER"]))
     pid = body["participant_id"]
     response = api.post(f"/participants/{pid}/roles/ASSET_OWNER/withdraw", {"reason": "Not needed"})
     assert response.status_code == 200, response.content

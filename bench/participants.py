@@ -3,8 +3,8 @@
     FLEXREG_ENV=development DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
         uv run python bench/participants.py [--n 300]
 
-Creates a throw-away database (flexreg_bench_participants), migrates it, seeds N organisations through the
-API (each verified against the local Companies House stand-in over HTTP), then times:
+Creates a throw-away database (flexreg_bench_participants), migrates it, seeds N organisations
+through the API (each verified against the local Companies House stand-in over HTTP), then times:
 registration end to end, a single participant read, and a registry page of 50 with a name
 filter. Prints p50/p95/max in milliseconds of server time (Django test client, no network
 between client and app). Drops the database at the end.

@@ -110,6 +110,14 @@ class Asset(models.Model):
                 condition=_LIVE & Q(serial_key="") & Q(import_mpan__isnull=False),
                 name="asset_anonymous_once_per_meter",
             ),
+            models.UniqueConstraint(
+                fields=["export_mpan", "category"],
+                condition=_LIVE
+                & Q(serial_key="")
+                & Q(import_mpan__isnull=True)
+                & Q(export_mpan__isnull=False),
+                name="asset_anonymous_once_per_export_meter",
+            ),
             models.CheckConstraint(
                 condition=Q(export_kw__isnull=True) | Q(export_kw__lte=models.F("installed_kw")),
                 name="asset_export_within_installed",
@@ -121,6 +129,11 @@ class Asset(models.Model):
             models.Index(fields=["postcode", "category"], name="asset_postcode_category"),
             models.Index(fields=["registered_by", "asset_id"], name="asset_registrant"),
             models.Index(fields=["status", "created_at"], name="asset_status"),
+            models.Index(
+                fields=["category", "latitude", "longitude"],
+                name="asset_category_position",
+                condition=Q(latitude__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

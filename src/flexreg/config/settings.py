@@ -272,6 +272,11 @@ COMPANIES_HOUSE_RECHECK_HOURS = float(env("FLEXREG_COMPANIES_HOUSE_RECHECK_HOURS
 # The rule file (docs/rules.md); the default ships in the package. Validated at start-up.
 FLEXREG_ENTRY_RULES = env("FLEXREG_ENTRY_RULES")
 
+# --- Assets ---------------------------------------------------------------------------------
+# Near-duplicate detection for asset registration (docs/decisions/0015-asset-duplicates.md).
+ASSET_NEAR_CAPACITY_PCT = float(env("FLEXREG_ASSET_NEAR_CAPACITY_PCT", "10"))
+ASSET_NEAR_METRES = float(env("FLEXREG_ASSET_NEAR_METRES", "100"))
+
 # --- Authorisations, delegation, service accounts --------------------------------------------
 INVITATION_DEFAULT_DAYS = int(env("FLEXREG_INVITATION_DAYS", "7"))
 INVITATION_MAX_DAYS = int(env("FLEXREG_INVITATION_MAX_DAYS", "30"))

@@ -1,0 +1,50 @@
+"""Which view of an asset a caller gets: the one policy for field redaction.
+
+- ``full`` (``AssetFull``): oversight (``assets:read_all``) and the participants linked to the
+  asset now (legal owner, operator, controlling FSP or aggregator, a suspended link included).
+- ``public`` (``AssetPublic``: Asset ID, category, status): any other caller that may see the
+  asset at all, i.e. the registrant that is no longer linked (a former provider must not read
+  its successor's contract or the consumer's consent).
+
+Which assets a caller may see at all is the selectors' job (``selectors.visible``); within a
+full view, a duplicate flag names its candidate only if the caller may see that asset, and what
+matched only for oversight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from flexreg.assets import schemas, selectors
+from flexreg.assets.models import Asset
+from flexreg.core.acting import Acting
+
+View = Literal["full", "public"]
+
+
+def view_of(acting: Acting, asset: Asset) -> View:
+    if acting.has(selectors.READ_ALL) or getattr(asset, "is_linked", False):
+        return "full"
+    return "public"
+
+
+def present(acting: Acting, asset: Asset) -> schemas.AssetFull | schemas.AssetPublic:
+    return present_many(acting, [asset])[0]
+
+
+def present_many(
+    acting: Acting, assets: Iterable[Asset]
+) -> list[schemas.AssetFull | schemas.AssetPublic]:
+    """Each asset in the view the caller gets (one query for the flags' candidates)."""
+    rows = list(assets)
+    full = [a for a in rows if view_of(acting, a) == "full"]
+    candidates = {f.candidate_id for a in full for f in a.duplicate_flags.all()}
+    visible = selectors.visible_pks(acting, candidates)
+    oversight = acting.has(selectors.READ_ALL)
+    return [
+        schemas.full_out(a, visible_candidates=visible, flag_detail=oversight)
+        if view_of(acting, a) == "full"
+        else schemas.public_out(a)
+        for a in rows
+    ]

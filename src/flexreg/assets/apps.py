@@ -6,3 +6,6 @@ class AssetsConfig(AppConfig):
     label = "assets"
     verbose_name = "Assets"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from flexreg.assets import tasks  # noqa: F401  (periodic job, system check)

@@ -19,6 +19,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -130,6 +131,11 @@ class Asset(models.Model):
             models.Index(fields=["registered_by", "asset_id"], name="asset_registrant"),
             models.Index(fields=["status", "created_at"], name="asset_status"),
             models.Index(
+                Upper("consumer_consent_reference"),
+                name="asset_consent_ref",
+                condition=~Q(consumer_consent_reference=""),
+            ),
+            models.Index(
                 fields=["category", "latitude", "longitude"],
                 name="asset_category_position",
                 condition=Q(latitude__isnull=False),
@@ -192,7 +198,14 @@ class AssetLink(models.Model):
                 condition=Q(relationship="controller"),
             )
         ]
-        indexes = [models.Index(fields=["participant", "relationship"], name="asset_link_party")]
+        indexes = [
+            models.Index(fields=["participant", "relationship"], name="asset_link_party"),
+            models.Index(
+                Upper("consent_reference"),
+                name="asset_link_consent",
+                condition=~Q(consent_reference=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.relationship} of {self.asset_id}"

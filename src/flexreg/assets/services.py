@@ -327,4 +327,4 @@ def _start_authenticity(asset_pk: int) -> None:
         if exc.name != "flexreg.assets.authenticity":
             raise
         return
-    transaction.on_commit(lambda: module.start(asset_pk))
+    transaction.on_commit(lambda: module.start(asset_pk), robust=True)

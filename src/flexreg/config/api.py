@@ -14,6 +14,7 @@ from flexreg.accounts.api_service_accounts import oauth_router
 from flexreg.accounts.api_service_accounts import router as service_accounts_router
 from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.assets.api import router as assets_router
+from flexreg.assets.api_consent import router as consent_router
 from flexreg.assets.api_imports import router as asset_imports_router
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
@@ -58,6 +59,7 @@ api.add_router("/operator/entry-rules", entry_rules_router)
 api.add_router("/me/notifications", notifications_router)
 api.add_router("/assets", assets_router)
 api.add_router("/asset-imports", asset_imports_router)
+api.add_router("/consent", consent_router)
 
 
 @api.exception_handler(DomainError)

@@ -276,6 +276,23 @@ FLEXREG_ENTRY_RULES = env("FLEXREG_ENTRY_RULES")
 # Near-duplicate detection for asset registration (docs/decisions/0015-asset-duplicates.md).
 ASSET_NEAR_CAPACITY_PCT = float(env("FLEXREG_ASSET_NEAR_CAPACITY_PCT", "10"))
 ASSET_NEAR_METRES = float(env("FLEXREG_ASSET_NEAR_METRES", "100"))
+# Authenticity services (assets.validators; decision 0016). Empty URL = that check is "skipped".
+ASSET_METER_POINT_URL = env("FLEXREG_METER_POINT_URL")
+ASSET_METER_POINT_API_KEY = env("FLEXREG_METER_POINT_API_KEY")
+ASSET_DNO_CONNECTION_URL = env("FLEXREG_DNO_CONNECTION_URL")
+ASSET_DNO_CONNECTION_API_KEY = env("FLEXREG_DNO_CONNECTION_API_KEY")
+ASSET_MANUFACTURER_REGISTRY_URL = env("FLEXREG_MANUFACTURER_REGISTRY_URL")
+ASSET_MANUFACTURER_REGISTRY_API_KEY = env("FLEXREG_MANUFACTURER_REGISTRY_API_KEY")
+ASSET_MCS_URL = env("FLEXREG_MCS_URL")
+ASSET_MCS_API_KEY = env("FLEXREG_MCS_API_KEY")
+ASSET_CONSENT_URL = env("FLEXREG_CONSENT_URL")
+ASSET_CONSENT_API_KEY = env("FLEXREG_CONSENT_API_KEY")
+ASSET_SERVICES_TIMEOUT = float(env("FLEXREG_ASSET_SERVICES_TIMEOUT", "5"))
+# A check whose service is unavailable this long concludes "service unavailable" (asset -> query).
+ASSET_CHECK_GIVE_UP_HOURS = float(env("FLEXREG_ASSET_CHECK_GIVE_UP_HOURS", "24"))
+# Shared secret(s), comma-separated, for the consent service's signed revocation notices.
+CONSENT_WEBHOOK_SECRET = env("FLEXREG_CONSENT_WEBHOOK_SECRET")
+CONSENT_WEBHOOK_TOLERANCE_SECONDS = int(env("FLEXREG_CONSENT_WEBHOOK_TOLERANCE_SECONDS", "300"))
 
 # --- Authorisations, delegation, service accounts --------------------------------------------
 INVITATION_DEFAULT_DAYS = int(env("FLEXREG_INVITATION_DAYS", "7"))

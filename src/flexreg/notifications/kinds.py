@@ -38,6 +38,18 @@ KINDS: dict[str, Kind] = {
     k.code: k
     for k in [
         Kind(
+            "assets.validated",
+            "Asset validation outcome",
+            "An asset you registered was verified, or needs the central operator's check.",
+            PARTICIPANTS,
+        ),
+        Kind(
+            "assets.consent_revoked",
+            "Consumer consent revoked",
+            "A household withdrew the consent a link of yours to its asset rests on.",
+            PARTICIPANTS,
+        ),
+        Kind(
             "entry.request_raised",
             "Information requested",
             "We need a document, form or answer from you for market entry.",

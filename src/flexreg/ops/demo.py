@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from flexreg.accounts.models import User
 
 DEMO_CH_PORT = int(os.environ.get("FLEXREG_DEMO_CH_PORT", "8001"))
+DEMO_ASSET_SERVICES_PORT = int(os.environ.get("FLEXREG_DEMO_ASSET_SERVICES_PORT", "8002"))
 DEMO_PASSWORD = "flexreg-demo-2026"
 # The demo operator's TOTP secret (base32): add it to an authenticator app, or run
 # `oathtool --totp -b <secret>`. Central operators must use TOTP (docs/decisions/0007).
@@ -29,6 +30,17 @@ def prepare_environment() -> None:
     if not os.environ.get("FLEXREG_DEMO_REAL_COMPANIES_HOUSE"):
         os.environ["FLEXREG_COMPANIES_HOUSE_URL"] = f"http://127.0.0.1:{DEMO_CH_PORT}"
         os.environ["FLEXREG_COMPANIES_HOUSE_API_KEY"] = "demo-key"
+    if not os.environ.get("FLEXREG_DEMO_REAL_ASSET_SERVICES"):
+        base = f"http://127.0.0.1:{DEMO_ASSET_SERVICES_PORT}"
+        for var, prefix in (
+            ("METER_POINT", "meter-point"),
+            ("DNO_CONNECTION", "dno-connection"),
+            ("MANUFACTURER_REGISTRY", "manufacturer-registry"),
+            ("MCS", "mcs"),
+            ("CONSENT", "consent"),
+        ):
+            os.environ[f"FLEXREG_{var}_URL"] = f"{base}/{prefix}"
+        os.environ.setdefault("FLEXREG_CONSENT_WEBHOOK_SECRET", "demo-consent-secret")
 
 
 def load_demo_data() -> list[str]:

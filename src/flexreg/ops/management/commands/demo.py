@@ -57,6 +57,18 @@ class Command(BaseCommand):
                     ]
                 )
             )
+        if not os.environ.get("FLEXREG_DEMO_REAL_ASSET_SERVICES"):
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        sys.executable,
+                        "-m",
+                        "flexreg.devtools.asset_services_stub",
+                        "--port",
+                        str(demo.DEMO_ASSET_SERVICES_PORT),
+                    ]
+                )
+            )
         children.append(subprocess.Popen([sys.executable, "-m", "flexreg.cli", "worker"]))
         lines = demo.load_demo_data()
         host = bind if "://" in bind else f"http://{bind}"

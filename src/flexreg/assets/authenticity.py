@@ -1,0 +1,724 @@
+"""Authenticity validation of a registered asset: checks against outside services, run as
+background tasks after the registration commits (FMAR's "pending validation" stage).
+
+Flow (docs/decisions/0016-asset-authenticity.md):
+
+1. :func:`start` (called by ``services.register`` once its transaction commits) creates one
+   ``AssetCheck`` per validator in ``validators.VALIDATORS``: ``pending`` where it applies
+   and its service is configured, else ``skipped`` with the reason. It queues one task
+   (``assets.tasks.run_check``) per pending check after its own commit. Calling it again
+   creates nothing new and re-queues what is still pending.
+2. :func:`run` (the task; also the retry job) asks the validator's service and records the
+   verdict through :func:`record`: ``passed``, ``failed``, ``not_found``; or ``error`` when
+   the service could not answer, retried by the ``assets.retry_checks`` job with backoff
+   (30 s doubling to hourly). A check whose service has been unavailable for
+   ``ASSET_CHECK_GIVE_UP_HOURS`` (default 24) is concluded ``failed`` with the reason
+   "service unavailable", so the operator decides by hand instead of the asset waiting for
+   ever. One run at a time per check (``FOR UPDATE SKIP LOCKED``).
+3. :func:`record` is idempotent: a concluded check is never changed. When the last check of
+   an asset concludes, the asset moves ``pending_validation`` -> ``verified`` (every check
+   passed or skipped) or ``query`` (any failed or not found; the reasons go to
+   ``status_reason`` for the operator's queue). An asset already in ``query`` (a possible
+   duplicate) stays there with the checks' outcome added to its reason; an asset the
+   operator has decided (or rejected, decommissioned) is not moved. The registrant is told
+   (``assets.validated``).
+
+Services are configured with ``ASSET_<SERVICE>_URL`` settings (``validators``); an unset URL
+means that check is recorded ``skipped`` ("not configured") and does not hold the asset back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any, Final
+
+from django.conf import settings
+from django.core.checks import Tags, register
+from django.core.checks import Warning as CheckWarning
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from flexreg.assets.models import Asset, AssetCheck, AssetLink, AssetStatus
+from flexreg.assets.validators import VALIDATORS
+from flexreg.assets.validators.base import (
+    DOWN_CODES,
+    AssetFacts,
+    ServiceClient,
+    ServiceUnavailable,
+    ValidatorSpec,
+)
+from flexreg.core import audit
+from flexreg.core.acting import Acting
+
+logger = logging.getLogger(__name__)
+
+SYSTEM: Final = Acting.system("assets.authenticity")
+S = AssetCheck.Status
+#: A concluded check never changes again.
+CONCLUDED: Final = frozenset({S.PASSED, S.FAILED, S.NOT_FOUND, S.SKIPPED})
+PROBLEMS: Final = frozenset({S.FAILED, S.NOT_FOUND})
+#: Asset states in which checks still decide something.
+OPEN_STATES: Final = frozenset({AssetStatus.PENDING_VALIDATION, AssetStatus.QUERY})
+VALIDATED_KIND: Final = "assets.validated"
+#: A check still pending this long after it was created lost its task: the sweep runs it.
+LOST_TASK_AFTER: Final = dt.timedelta(minutes=10)
+#: Checks handled per sweep (the rest wait for the next one, five minutes later).
+SWEEP_BATCH: Final = 200
+#: Bulk registration: assets whose checks are created per transaction, checks per task.
+START_BATCH: Final = 2000
+TASK_BATCH: Final = 100
+DEFAULT_TIMEOUT: Final = 5.0
+DEFAULT_GIVE_UP_HOURS: Final = 24.0
+#: Where the checks' part of an asset's ``status_reason`` begins.
+REASON_MARK: Final = "Authenticity checks"
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@register(Tags.compatibility)
+def configuration_warnings(app_configs: Any = None, **kwargs: Any) -> list[CheckWarning]:
+    """``flexreg check`` in production: name each validator whose service is not configured
+    (its checks are recorded as skipped, so assets are verified without it) and a missing
+    secret for the consent service's revocation notices."""
+    if getattr(settings, "DEVELOPMENT", False):
+        return []
+    found = [
+        CheckWarning(
+            f"No {spec.label} is configured ({spec.url_setting} is empty): the "
+            f"'{spec.name}' authenticity check is skipped for every asset.",
+            hint=f"Set FLEXREG_{spec.url_setting.removeprefix('ASSET_')}.",
+            id="flexreg.W501",
+        )
+        for spec in VALIDATORS.values()
+        if not service_url(spec)
+    ]
+    if not str(getattr(settings, "CONSENT_WEBHOOK_SECRET", "") or "").strip():
+        found.append(
+            CheckWarning(
+                "CONSENT_WEBHOOK_SECRET is empty: the consumer consent service's revocation "
+                "notices are refused (503) until it is set.",
+                hint="Set FLEXREG_CONSENT_WEBHOOK_SECRET to the secret shared with the service.",
+                id="flexreg.W502",
+            )
+        )
+    return found
+
+
+def service_url(spec: ValidatorSpec) -> str:
+    return str(getattr(settings, spec.url_setting, "") or "").strip()
+
+
+def service_timeout() -> float:
+    return float(getattr(settings, "ASSET_SERVICES_TIMEOUT", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT)
+
+
+def give_up_after() -> dt.timedelta:
+    hours = getattr(settings, "ASSET_CHECK_GIVE_UP_HOURS", DEFAULT_GIVE_UP_HOURS)
+    return dt.timedelta(hours=float(hours))
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """30 s, 1 min, 2 min, ... hourly at most (the sweep runs every five minutes)."""
+    return dt.timedelta(seconds=min(30 * 2 ** max(attempts, 0), 3600))
+
+
+def client_for(spec: ValidatorSpec) -> ServiceClient:
+    return ServiceClient(
+        spec.name,
+        spec.label,
+        service_url(spec),
+        timeout=service_timeout(),
+        api_key=str(getattr(settings, spec.key_setting, "") or ""),
+    )
+
+
+# --- facts ----------------------------------------------------------------------------------
+
+
+def _in_force(now: dt.datetime) -> Q:
+    return Q(suspended_at__isnull=True) & (
+        Q(valid_during__upper_inf=True) | Q(valid_during__endswith__gt=now)
+    )
+
+
+def facts_of(
+    asset: Asset,
+    now: dt.datetime | None = None,
+    links: list[tuple[str, str]] | None = None,
+) -> AssetFacts:
+    """The asset's facts for the validators; ``links`` ((participant ID, consent reference)
+    of its links in force) when the caller fetched them for many assets at once."""
+    if links is None:
+        links = list(
+            AssetLink.objects.filter(_in_force(now or timezone.now()), asset=asset).values_list(
+                "participant__participant_id", "consent_reference"
+            )
+        )
+    linked = sorted({pid for pid, _ in links})
+    consent = asset.consumer_consent_reference or next((ref for _, ref in links if ref), "")
+    return AssetFacts(
+        asset_id=asset.asset_id,
+        category=asset.category,
+        domestic=asset.domestic,
+        installed_kw=asset.installed_kw,
+        export_kw=asset.export_kw,
+        import_kw=asset.import_kw,
+        storage_kwh=asset.storage_kwh,
+        import_mpan=asset.import_mpan or None,
+        export_mpan=asset.export_mpan or None,
+        postcode=asset.postcode,
+        dno_licence_area=asset.dno_licence_area,
+        connection_status=asset.connection_status,
+        connection_type=asset.connection_type,
+        connection_reference=asset.dno_connection_reference,
+        manufacturer=asset.manufacturer,
+        model=asset.model,
+        serial_number=asset.serial_number,
+        consent_reference=consent,
+        linked_participant_ids=tuple(linked),
+    )
+
+
+def _skipped(code: str, detail: str) -> dict[str, Any]:
+    return {"detail": detail, "reasons": [{"code": code, "message": detail}]}
+
+
+def _not_configured(spec: ValidatorSpec) -> dict[str, Any]:
+    return _skipped(
+        "service.not_configured",
+        f"Not checked: no {spec.label} is configured ({spec.url_setting} is not set).",
+    )
+
+
+# --- start ----------------------------------------------------------------------------------
+
+
+def start(asset_pk: int) -> list[int]:
+    """Create the asset's checks and queue the pending ones (after this commits); returns
+    the ids of its checks not concluded yet. Idempotent."""
+    with transaction.atomic():
+        asset = (
+            Asset.objects.select_for_update(of=("self",))
+            .select_related("registered_by")
+            .filter(pk=asset_pk)
+            .first()
+        )
+        if asset is None or asset.status not in OPEN_STATES:
+            return []
+        now = timezone.now()
+        facts = facts_of(asset, now)
+        existing = set(asset.checks.values_list("validator", flat=True))
+        created: dict[str, str] = {}
+        for name, spec in VALIDATORS.items():
+            if name in existing:
+                continue
+            check = _new_check(asset, spec, facts, now)
+            check.save(force_insert=True)
+            created[name] = str(check.status)
+        if created:
+            audit.record(
+                SYSTEM,
+                "asset.authenticity_started",
+                object_type="asset",
+                object_id=asset.asset_id,
+                subject_participant_id=asset.registered_by.participant_id,
+                after={"checks": created},
+            )
+        open_checks = list(
+            asset.checks.exclude(status__in=CONCLUDED).order_by("pk").values_list("pk", "status")
+        )
+        if open_checks:
+            queued = [pk for pk, status in open_checks if status == S.PENDING]
+            transaction.on_commit(lambda: enqueue(queued))
+        else:
+            _conclude(asset.pk, now)
+    return [pk for pk, _ in open_checks]
+
+
+def _new_check(
+    asset: Asset, spec: ValidatorSpec, facts: AssetFacts, now: dt.datetime
+) -> AssetCheck:
+    """A check as it starts: ``pending``, or ``skipped`` (not applicable, not configured)."""
+    status, outcome = S.PENDING, {}
+    reason = spec.not_applicable(facts)
+    if reason is not None:
+        status, outcome = S.SKIPPED, _skipped("check.not_applicable", reason)
+    elif not service_url(spec):
+        status, outcome = S.SKIPPED, _not_configured(spec)
+    return AssetCheck(
+        asset=asset,
+        validator=spec.name,
+        status=status,
+        outcome=outcome,
+        created_at=now,
+        finished_at=now if status == S.SKIPPED else None,
+    )
+
+
+def start_many(asset_pks: Iterable[int]) -> int:
+    """:func:`start` for many assets (bulk registration), set-wise: the checks of up to
+    ``START_BATCH`` assets are written with one insert, one audit event per batch names the
+    assets, and the pending checks are queued ``TASK_BATCH`` to a task
+    (``tasks.run_checks``). Returns how many checks were queued. Idempotent."""
+    pks = sorted(set(asset_pks))
+    queued = 0
+    for first in range(0, len(pks), START_BATCH):
+        queued += _start_batch(pks[first : first + START_BATCH])
+    return queued
+
+
+def _start_batch(pks: list[int]) -> int:
+    with transaction.atomic():
+        now = timezone.now()
+        assets = list(
+            Asset.objects.select_for_update(of=("self",))
+            .filter(pk__in=pks, status__in=OPEN_STATES)
+            .order_by("pk")
+        )
+        if not assets:
+            return 0
+        ids = [a.pk for a in assets]
+        links: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for asset_pk, pid, ref in AssetLink.objects.filter(
+            _in_force(now), asset_id__in=ids
+        ).values_list("asset_id", "participant__participant_id", "consent_reference"):
+            links[asset_pk].append((pid, ref))
+        existing = set(
+            AssetCheck.objects.filter(asset_id__in=ids).values_list("asset_id", "validator")
+        )
+        rows: list[AssetCheck] = []
+        for asset in assets:
+            facts = facts_of(asset, now, links[asset.pk])
+            rows.extend(
+                _new_check(asset, spec, facts, now)
+                for name, spec in VALIDATORS.items()
+                if (asset.pk, name) not in existing
+            )
+        AssetCheck.objects.bulk_create(rows, ignore_conflicts=True)
+        if rows:
+            audit.record(
+                SYSTEM,
+                "asset.authenticity_started",
+                object_type="asset_batch",
+                object_id=f"{assets[0].asset_id}..{assets[-1].asset_id}",
+                after={
+                    "asset_ids": sorted({r.asset.asset_id for r in rows}),
+                    "checks": dict(Counter(f"{r.validator}:{r.status}" for r in rows)),
+                },
+            )
+        open_checks = list(
+            AssetCheck.objects.filter(asset_id__in=ids)
+            .exclude(status__in=CONCLUDED)
+            .order_by("pk")
+            .values_list("pk", "asset_id", "status")
+        )
+        waiting = {asset_pk for _, asset_pk, _ in open_checks}
+        for asset in assets:
+            if asset.pk not in waiting:
+                _conclude(asset.pk, now)  # every check skipped (or done)
+        pending = [pk for pk, _, status in open_checks if status == S.PENDING]
+        transaction.on_commit(lambda: enqueue_batches(pending))
+    return len(pending)
+
+
+def enqueue_batches(check_pks: list[int]) -> None:
+    from flexreg.assets import tasks
+
+    for first in range(0, len(check_pks), TASK_BATCH):
+        batch = check_pks[first : first + TASK_BATCH]
+        try:
+            tasks.run_checks.enqueue(batch)
+        except Exception:  # the retry sweep runs them once LOST_TASK_AFTER has passed
+            logger.exception("could not queue %d authenticity checks", len(batch))
+
+
+def enqueue(check_pks: Iterable[int]) -> None:
+    from flexreg.assets import tasks
+
+    for pk in check_pks:
+        try:
+            tasks.run_check.enqueue(pk)
+        except Exception:  # the retry sweep runs it once LOST_TASK_AFTER has passed
+            logger.exception("could not queue authenticity check %s", pk)
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def run(
+    check_pk: int,
+    now: dt.datetime | None = None,
+    down: dict[str, ServiceUnavailable] | None = None,
+    clients: dict[str, ServiceClient] | None = None,
+) -> str:
+    """Run one check and record its outcome; returns its status (``busy`` when another
+    worker holds it, ``gone`` when it no longer exists).
+
+    ``now`` is the clock the retry schedule and the give-up limit use (the sweep passes its
+    own); ``down`` is a batch's memory of services found down (not called again in it);
+    ``clients`` the batch's open HTTP clients (kept open for the next checks; the batch
+    closes them).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        check = (
+            AssetCheck.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("asset")
+            .filter(pk=check_pk)
+            .first()
+        )
+        if check is None:
+            return "busy" if AssetCheck.objects.filter(pk=check_pk).exists() else "gone"
+        if check.status in CONCLUDED:
+            return str(check.status)
+        asset = check.asset
+        if asset.status not in OPEN_STATES:
+            detail = f"Not run: the asset is {asset.get_status_display().lower()}."
+            record(check.pk, S.SKIPPED, _skipped("check.asset_closed", detail), now=now)
+            return str(S.SKIPPED)
+        spec = VALIDATORS.get(check.validator)
+        if spec is None:
+            detail = f"FlexReg has no validator {check.validator!r}: check by hand."
+            record(check.pk, S.FAILED, _skipped("check.unknown_validator", detail), now=now)
+            return str(S.FAILED)
+        if not service_url(spec):
+            record(check.pk, S.SKIPPED, _not_configured(spec), now=now)
+            return str(S.SKIPPED)
+        facts = facts_of(asset, now)
+        reason = spec.not_applicable(facts)
+        if reason is not None:
+            record(check.pk, S.SKIPPED, _skipped("check.not_applicable", reason), now=now)
+            return str(S.SKIPPED)
+        try:
+            if down is not None and spec.name in down:
+                raise down[spec.name]
+            if clients is None:
+                with client_for(spec) as client:
+                    verdict = spec.check(facts, client, now)
+            else:
+                if spec.name not in clients:
+                    clients[spec.name] = client_for(spec)
+                verdict = spec.check(facts, clients[spec.name], now)
+        except ServiceUnavailable as exc:
+            if down is not None and exc.code in DOWN_CODES:
+                down[spec.name] = exc
+            status, outcome, retry_at = _unavailable(check, spec, exc, now)
+            record(check.pk, status, outcome, retry_at, now=now)
+            return status
+        outcome = {
+            **verdict.outcome(),
+            "service": spec.label,
+            "checked_at": now.isoformat(),
+            "attempts": check.attempts + 1,
+        }
+        record(check.pk, verdict.status, outcome, now=now)
+        return verdict.status
+
+
+def _unavailable(
+    check: AssetCheck, spec: ValidatorSpec, exc: ServiceUnavailable, now: dt.datetime
+) -> tuple[str, dict[str, Any], dt.datetime | None]:
+    """``error`` with a retry time, or ``failed`` ("service unavailable") once the service
+    has been unavailable for longer than the configured limit."""
+    attempts = check.attempts + 1
+    waited = now - check.created_at
+    last = {"code": exc.code, "message": exc.message}
+    if waited >= give_up_after():
+        hours = int(waited.total_seconds() // 3600)
+        message = (
+            f"Service unavailable: the {spec.label} could not be used for {hours} hours "
+            f"({attempts} attempts; last: {exc.message}). The central operator will check "
+            "by hand."
+        )
+        return (
+            str(S.FAILED),
+            {
+                "detail": message,
+                "reasons": [{"code": "check.service_unavailable", "message": message}],
+                "evidence": {"last_error": last},
+                "service": spec.label,
+                "checked_at": now.isoformat(),
+                "attempts": attempts,
+            },
+            None,
+        )
+    retry_at = now + backoff(check.attempts)
+    return (
+        str(S.ERROR),
+        {
+            "detail": f"{exc.message} We will try again.",
+            "reasons": [last],
+            "service": spec.label,
+            "checked_at": now.isoformat(),
+            "attempts": attempts,
+            "next_attempt_at": retry_at.isoformat(),
+        },
+        retry_at,
+    )
+
+
+# --- record and conclude --------------------------------------------------------------------
+
+
+@transaction.atomic
+def record(
+    check_pk: int,
+    status: str,
+    outcome: dict[str, Any],
+    retry_at: dt.datetime | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> AssetCheck:
+    """A check's result: concluded (``passed``, ``failed``, ``not_found``, ``skipped``) or
+    ``error`` (retried at ``retry_at``). Idempotent: a concluded check is returned unchanged.
+    Concluding the last open check of an asset concludes the asset."""
+    now = now or timezone.now()
+    check = (
+        AssetCheck.objects.select_for_update(of=("self",))
+        .select_related("asset__registered_by")
+        .get(pk=check_pk)
+    )
+    if check.status in CONCLUDED:
+        return check
+    if status == S.ERROR:
+        check.attempts += 1
+        check.status = S.ERROR
+        check.outcome = outcome
+        check.next_attempt_at = retry_at
+        check.save(update_fields=["attempts", "status", "outcome", "next_attempt_at"])
+        return check
+    if status not in CONCLUDED:
+        raise ValueError(f"not a check status: {status!r}")
+    if status != S.SKIPPED:
+        check.attempts += 1
+    check.status = status
+    check.outcome = outcome
+    check.finished_at = now
+    check.next_attempt_at = None
+    check.save(update_fields=["attempts", "status", "outcome", "finished_at", "next_attempt_at"])
+    asset = check.asset
+    audit.record(
+        SYSTEM,
+        "asset.check_concluded",
+        object_type="asset",
+        object_id=asset.asset_id,
+        subject_participant_id=asset.registered_by.participant_id,
+        after={
+            "validator": check.validator,
+            "status": status,
+            "reasons": [r.get("code") for r in outcome.get("reasons", [])],
+            "attempts": check.attempts,
+        },
+    )
+    _conclude(asset.pk, now)
+    return check
+
+
+def _label(name: str) -> str:
+    spec = VALIDATORS.get(name)
+    label = spec.label if spec is not None else name
+    return label[:1].upper() + label[1:]
+
+
+def _summary(checks: list[AssetCheck]) -> str:
+    problems = [c for c in checks if c.status in PROBLEMS]
+    if not problems:
+        return f"{REASON_MARK}: all passed."
+    lines = [f"{REASON_MARK} did not pass:"]
+    for c in problems:
+        reasons = c.outcome.get("reasons") or [{"message": c.outcome.get("detail", "")}]
+        for r in reasons:
+            code = f" ({r['code']})" if r.get("code") else ""
+            lines.append(f"- {_label(c.validator)}: {r.get('message', '')}{code}")
+    return "\n".join(lines)
+
+
+def _without_checks(reason: str) -> str:
+    at = reason.find(REASON_MARK)
+    return (reason[:at] if at >= 0 else reason).rstrip()
+
+
+def _conclude(asset_pk: int, now: dt.datetime) -> str | None:
+    """Move the asset once every check has concluded; returns its new status (None when
+    nothing changed)."""
+    asset = (
+        Asset.objects.select_for_update(of=("self",))
+        .select_related("registered_by")
+        .get(pk=asset_pk)
+    )
+    checks = list(asset.checks.order_by("pk"))
+    if not checks or any(c.status not in CONCLUDED for c in checks):
+        return None
+    problems = any(c.status in PROBLEMS for c in checks)
+    summary = _summary(checks)
+    if asset.status == AssetStatus.PENDING_VALIDATION:
+        new_status = AssetStatus.QUERY if problems else AssetStatus.VERIFIED
+        new_reason = summary if problems else ""
+    elif asset.status == AssetStatus.QUERY:
+        # A possible duplicate: the operator decides; the checks' outcome is added for them.
+        new_status = AssetStatus.QUERY
+        kept = _without_checks(asset.status_reason)
+        new_reason = f"{kept}\n\n{summary}" if kept else summary
+    else:
+        return None
+    if new_status == asset.status and new_reason == asset.status_reason:
+        return None
+    before = {"status": asset.status, "status_reason": asset.status_reason}
+    asset.status = new_status
+    asset.status_reason = new_reason
+    asset.updated_at = now
+    asset.save(update_fields=["status", "status_reason", "updated_at"])
+    audit.record(
+        SYSTEM,
+        "asset.authenticity_concluded",
+        object_type="asset",
+        object_id=asset.asset_id,
+        subject_participant_id=asset.registered_by.participant_id,
+        before=before,
+        after={"status": asset.status, "status_reason": asset.status_reason},
+        only_changed=False,
+    )
+    _tell_registrant(asset, checks)
+    return str(new_status)
+
+
+# --- telling the registrant -----------------------------------------------------------------
+
+
+def registrant_recipients(asset: Asset) -> list[int]:
+    """The registering role's members who may see assets, and the person who registered it
+    (else the participant's Authorised Persons)."""
+    from flexreg.participants import selectors_recipients
+    from flexreg.participants.models import ParticipantRole
+
+    users: set[int] = set()
+    held = (
+        ParticipantRole.objects.select_related("participant")
+        .filter(participant_id=asset.registered_by_id, role=asset.registered_by_role)
+        .first()
+    )
+    if held is not None:
+        users.update(selectors_recipients.role_members(held, "assets:read"))
+    if asset.created_by_id is not None:
+        from django.contrib.auth import get_user_model
+
+        if get_user_model().objects.filter(pk=asset.created_by_id, is_active=True).exists():
+            users.add(asset.created_by_id)
+    return sorted(users) or selectors_recipients.authorised_persons(asset.registered_by_id)
+
+
+def _tell_registrant(asset: Asset, checks: list[AssetCheck]) -> None:
+    from flexreg.notifications import kinds
+    from flexreg.notifications.services import notify
+
+    if asset.import_batch_id is not None:
+        return  # bulk registration: see batch_outcome (one notice per asset would flood)
+    if VALIDATED_KIND not in kinds.KINDS:
+        logger.warning(
+            "notification kind %s is not in the catalogue: the registrant of %s is not told",
+            VALIDATED_KIND,
+            asset.asset_id,
+        )
+        return
+    verified = asset.status == AssetStatus.VERIFIED
+    subject = (
+        f"Asset verified: {asset.name} ({asset.asset_id})"
+        if verified
+        else f"Asset needs checking: {asset.name} ({asset.asset_id})"
+    )
+    notify(
+        VALIDATED_KIND,
+        registrant_recipients(asset),
+        subject=subject,
+        context={
+            "asset_id": asset.asset_id,
+            "asset_name": asset.name,
+            "verified": verified,
+            "status": asset.get_status_display(),
+            "status_reason": asset.status_reason,
+            "checks": [
+                {
+                    "label": _label(c.validator),
+                    "status": c.get_status_display(),
+                    "detail": str(c.outcome.get("detail", "")),
+                }
+                for c in checks
+            ],
+        },
+        link=f"/assets/{asset.asset_id}/",
+        participant_id=asset.registered_by.participant_id,
+        dedupe_key=f"{VALIDATED_KIND}:{asset.asset_id}:{asset.status}",
+    )
+
+
+# --- batches: the bulk task and the retry job -------------------------------------------------
+
+
+def run_batch(check_pks: Iterable[int], now: dt.datetime | None = None) -> dict[str, int]:
+    """Run checks one after the other, each in its own transaction, sharing HTTP clients and
+    not calling again a service found down; returns counts per resulting status."""
+    counts: Counter[str] = Counter()
+    down: dict[str, ServiceUnavailable] = {}
+    clients: dict[str, ServiceClient] = {}
+    try:
+        for pk in check_pks:
+            try:
+                with transaction.atomic():  # one broken check must not spoil the batch
+                    counts[run(pk, now=now, down=down, clients=clients)] += 1
+            except Exception:
+                logger.exception("asset authenticity check %s failed", pk)
+                counts["crashed"] += 1
+    finally:
+        for client in clients.values():
+            client.close()
+    return dict(counts)
+
+
+def batch_outcome(import_pk: int) -> dict[str, int]:
+    """How the assets of a bulk registration stand (``{status: count}``): imported assets are
+    not told one by one; the import's page and progress resource show this instead."""
+    return dict(
+        Asset.objects.filter(import_batch_id=import_pk)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+
+
+# --- what the retry job runs ------------------------------------------------------------------
+
+
+def due_checks(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """Checks to (re)try at ``now``: in error with their retry time come, or still pending
+    long after they were created (a lost task)."""
+    return list(
+        AssetCheck.objects.filter(
+            Q(status=S.ERROR, next_attempt_at__lte=now)
+            | Q(status=S.PENDING, created_at__lte=now - LOST_TASK_AFTER)
+        )
+        .order_by(Coalesce("next_attempt_at", "created_at"), "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+__all__ = [
+    "CONCLUDED",
+    "VALIDATED_KIND",
+    "backoff",
+    "batch_outcome",
+    "due_checks",
+    "facts_of",
+    "give_up_after",
+    "record",
+    "registrant_recipients",
+    "run",
+    "run_batch",
+    "start",
+    "start_many",
+]

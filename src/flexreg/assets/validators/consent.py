@@ -1,0 +1,358 @@
+"""Consumer consent service: the household's consent reference is live, for this meter point,
+and given to a provider linked to the asset; and the handler for the service's revocation
+notices.
+
+**The check.** Applies to domestic assets (``domestic`` is true): a household's asset is
+registered only with the consumer's consent, checked against the service as soon as the
+asset is created (the pipeline queues it straight after the registration commits). Setting:
+``ASSET_CONSENT_URL`` (env ``FLEXREG_CONSENT_URL``); optional ``ASSET_CONSENT_API_KEY``.
+
+Contract::
+
+    GET {base}/consents/{consent_reference}
+
+    200 {
+      "consent_reference": "CNS-7F3K-92QX",  must be the one asked for (case ignored)
+      "status": "active",                    "active" | "revoked" | "expired"
+      "mpan_core": "1012345678909",          optional: the meter point the consent covers
+      "postcode": "CB1 2AB",                 optional: the household's postcode
+      "granted_to": "FR-P-...",              optional: the FlexReg Participant ID of the
+                                             provider the consumer consented to (null = any
+                                             provider the consumer names later)
+      "scopes": ["asset_control", "meter_data"],   optional, evidence only
+      "granted_at": "2025-01-10T09:00:00Z",
+      "expires_at": null,                    optional
+      "revoked_at": null                     optional
+    }
+    404 {"error": "not_found", "detail": "..."}
+
+Rules: no reference on a domestic asset -> ``failed`` (``consent.missing``, no call made);
+unknown -> ``not_found`` (``consent.not_found``); revoked -> ``failed``
+(``consent.revoked``); expired (status, or ``expires_at`` passed) -> ``failed``
+(``consent.expired``); another meter point -> ``consent.mpan_mismatch``; another postcode ->
+``consent.postcode_mismatch``; given to a participant not linked to the asset ->
+``consent.other_provider``.
+
+**Revocation notices.** The service tells FlexReg when a consumer withdraws consent
+(``POST /api/v1/consent/revocations``, signed: see ``assets.api_consent``); the endpoint calls
+:func:`revoked`, which suspends the provider links that rest on that consent and tells each
+provider (notification ``assets.consent_revoked``). Idempotent: a link already suspended is
+left alone and each provider is told once per link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from pydantic import Field
+
+from flexreg.assets.models import AssetLink, Relationship
+from flexreg.assets.validators.base import (
+    AssetFacts,
+    Reason,
+    Schema,
+    ServiceClient,
+    ServiceUnavailable,
+    ValidatorSpec,
+    Verdict,
+    judged,
+    same_postcode,
+    segment,
+)
+from flexreg.core import audit
+from flexreg.core.acting import Acting
+from flexreg.core.errors import FieldError, PermissionDenied, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+NAME = "consent"
+LABEL = "consumer consent service"
+#: Who may record a revocation besides the (signed) service itself: the central operator,
+#: e.g. when a consumer withdraws consent by telephone.
+RECORD_PERMISSION: Final = "assets:review"
+#: The notification a provider gets when a consent its link rests on is revoked.
+REVOKED_KIND: Final = "assets.consent_revoked"
+REFERENCE_MAX: Final = 100
+
+
+class ConsentIn(Schema):
+    consent_reference: str = Field(min_length=1, max_length=REFERENCE_MAX)
+    status: Literal["active", "revoked", "expired"]
+    mpan_core: str | None = Field(default=None, pattern=r"^\d{13}$")
+    postcode: str | None = None
+    granted_to: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    granted_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+def not_applicable(facts: AssetFacts) -> str | None:
+    if not facts.domestic:
+        return "Consumer consent is checked for domestic sites only."
+    return None
+
+
+def check(facts: AssetFacts, client: ServiceClient, now: dt.datetime) -> Verdict:
+    reference = facts.consent_reference
+    if not reference:
+        return judged(
+            "",
+            [Reason("consent.missing", "The domestic asset has no consumer consent reference.")],
+            {"consent_reference": ""},
+        )
+    found = client.get(f"/consents/{segment(reference)}", ConsentIn)
+    if found is None:
+        return judged(
+            "",
+            [],
+            {"consent_reference": reference, "consent": None},
+            missing=[
+                Reason(
+                    "consent.not_found",
+                    f"The consumer consent service has no consent {reference}.",
+                )
+            ],
+        )
+    if found.consent_reference.strip().upper() != reference.strip().upper():
+        raise ServiceUnavailable(
+            "service.invalid_response",
+            f"Asked the {LABEL} for consent {reference}, the answer is for "
+            f"{found.consent_reference}.",
+        )
+    failures: list[Reason] = []
+    if found.status == "revoked":
+        when = f" on {found.revoked_at:%d %B %Y}" if found.revoked_at else ""
+        failures.append(
+            Reason("consent.revoked", f"The consumer revoked consent {reference}{when}.")
+        )
+    elif found.status == "expired" or (found.expires_at is not None and found.expires_at <= now):
+        failures.append(Reason("consent.expired", f"Consent {reference} has expired."))
+    if found.mpan_core and facts.mpans and found.mpan_core not in facts.mpans:
+        failures.append(
+            Reason(
+                "consent.mpan_mismatch",
+                f"Consent {reference} covers MPAN {found.mpan_core}, not the asset's "
+                f"({', '.join(facts.mpans)}).",
+            )
+        )
+    if found.postcode and not same_postcode(found.postcode, facts.postcode):
+        failures.append(
+            Reason(
+                "consent.postcode_mismatch",
+                f"Consent {reference} is for a household at {found.postcode}, not at "
+                f"{facts.postcode}.",
+            )
+        )
+    if found.granted_to and found.granted_to not in facts.linked_participant_ids:
+        failures.append(
+            Reason(
+                "consent.other_provider",
+                f"Consent {reference} was given to {found.granted_to}, a participant not "
+                "linked to this asset.",
+            )
+        )
+    return judged(
+        f"Consent {reference} is active for this household.",
+        failures,
+        {"consent_reference": reference, "consent": found.model_dump(mode="json")},
+    )
+
+
+VALIDATOR = ValidatorSpec(NAME, LABEL, "ASSET_CONSENT_URL", not_applicable, check)
+
+
+def lookup(consent_reference: str) -> ConsentIn | None:
+    """The consent record now, for a caller that wants an answer during a request (e.g. a
+    registration form telling the user at once that a reference is unknown); None when the
+    service does not know it. Raises :class:`ServiceUnavailable` when it cannot answer,
+    including when no consent service is configured (``service.not_configured``)."""
+    from django.conf import settings
+
+    url = str(getattr(settings, VALIDATOR.url_setting, "") or "").strip()
+    if not url:
+        raise ServiceUnavailable("service.not_configured", f"No {LABEL} is configured.")
+    timeout = float(getattr(settings, "ASSET_SERVICES_TIMEOUT", 5.0) or 5.0)
+    key = str(getattr(settings, VALIDATOR.key_setting, "") or "")
+    with ServiceClient(NAME, LABEL, url, timeout=timeout, api_key=key) as client:
+        return client.get(f"/consents/{segment(consent_reference.strip())}", ConsentIn)
+
+
+# --- revocation notices -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What a revocation notice did: the links suspended now, and those already suspended."""
+
+    consent_reference: str
+    revoked_at: dt.datetime
+    suspended: tuple[str, ...]  # AssetLink public ids
+    already_suspended: tuple[str, ...]
+    asset_ids: tuple[str, ...]
+
+
+def _may_record(acting: Acting) -> None:
+    if acting.via == "system" or acting.has(RECORD_PERMISSION):
+        return
+    raise PermissionDenied(RECORD_PERMISSION)
+
+
+def _clean_reference(raw: str) -> str:
+    reference = (raw or "").strip()
+    if not reference or len(reference) > REFERENCE_MAX or not reference.isprintable():
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "consent_reference",
+                    "consent.invalid_reference",
+                    f"Give the consent reference (1 to {REFERENCE_MAX} printable characters).",
+                )
+            ]
+        )
+    return reference
+
+
+@transaction.atomic
+def revoked(
+    consent_reference: str, revoked_at: dt.datetime, acting: Acting, *, notice_id: str = ""
+) -> Revocation:
+    """The consumer revoked ``consent_reference`` at ``revoked_at``: suspend every provider
+    link resting on it that is still in force at that time, and tell each provider.
+
+    Provider links are the asset's links other than its legal owner's that carry the
+    reference, and the controlling FSP's link of an asset registered with the reference. The
+    asset itself and the owner's link are untouched (the household still owns the asset).
+    Idempotent. ``notice_id`` (the service's id of the notice) goes into the audit event.
+    """
+    _may_record(acting)
+    reference = _clean_reference(consent_reference)
+    if timezone.is_naive(revoked_at):
+        raise ValidationFailed(
+            [FieldError("revoked_at", "datetime.naive", "Give the time with its UTC offset.")]
+        )
+    now = timezone.now()
+    in_force = Q(valid_during__upper_inf=True) | Q(valid_during__endswith__gt=revoked_at)
+    # Case ignored, as the service does (UPPER(...) = UPPER(...): see decision 0016 for the
+    # functional indexes that keep this fast).
+    rests_on_it = Q(consent_reference__iexact=reference) | Q(
+        asset__consumer_consent_reference__iexact=reference,
+        relationship=Relationship.CONTROLLER,
+    )
+    links = list(
+        AssetLink.objects.select_for_update(of=("self",))
+        .select_related("asset", "participant")
+        .filter(rests_on_it & in_force)
+        .exclude(relationship=Relationship.LEGAL_OWNER)
+        .order_by("pk")
+    )
+    suspended: list[str] = []
+    already: list[str] = []
+    effective = min(revoked_at, now)
+    at_utc = revoked_at.astimezone(dt.UTC)
+    for link in links:
+        if link.suspended_at is not None:
+            already.append(str(link.public_id))
+            continue
+        held = link.consent_reference or link.asset.consumer_consent_reference
+        link.suspended_at = effective
+        link.suspended_reason = (
+            f"The consumer revoked consent {held} on {at_utc:%d %B %Y at %H:%M} UTC."
+        )[:300]
+        link.save(update_fields=["suspended_at", "suspended_reason"])
+        suspended.append(str(link.public_id))
+        audit.record(
+            acting,
+            "asset.link_suspended",
+            object_type="asset",
+            object_id=link.asset.asset_id,
+            subject_participant_id=link.participant.participant_id,
+            before={"suspended_at": None},
+            after={
+                "link": str(link.public_id),
+                "relationship": link.relationship,
+                "suspended_at": effective,
+                "suspended_reason": link.suspended_reason,
+                "consent_reference": held,
+                "revoked_at": revoked_at,
+            },
+            personal=["consent_reference", "suspended_reason"],
+            only_changed=False,
+        )
+        _tell_provider(link, held, revoked_at)
+    audit.record(
+        acting,
+        "asset.consent_revocation_received",
+        object_type="consent",
+        object_id="",
+        after={
+            "notice_id": notice_id,
+            "consent_reference": reference,
+            "revoked_at": revoked_at,
+            "links_suspended": len(suspended),
+            "links_already_suspended": len(already),
+        },
+        personal=["consent_reference"],
+    )
+    return Revocation(
+        consent_reference=reference,
+        revoked_at=revoked_at,
+        suspended=tuple(suspended),
+        already_suspended=tuple(already),
+        asset_ids=tuple(sorted({link.asset.asset_id for link in links})),
+    )
+
+
+def provider_recipients(participant_pk: int) -> list[int]:
+    """Users acting for any live role of the participant who may see its assets (else its
+    Authorised Persons)."""
+    from flexreg.participants import selectors_recipients
+    from flexreg.participants.models import ParticipantRole, RoleStatus
+
+    users: set[int] = set()
+    for held in ParticipantRole.objects.filter(
+        participant_id=participant_pk,
+        status__in=[RoleStatus.ACTIVE, RoleStatus.PENDING, RoleStatus.SUSPENDED],
+    ).select_related("participant"):
+        users.update(selectors_recipients.role_members(held, "assets:read"))
+    return sorted(users) or selectors_recipients.authorised_persons(participant_pk)
+
+
+def _tell_provider(link: AssetLink, reference: str, revoked_at: dt.datetime) -> None:
+    from flexreg.notifications import kinds
+    from flexreg.notifications.services import notify
+
+    if REVOKED_KIND not in kinds.KINDS:
+        logger.warning(
+            "notification kind %s is not in the catalogue: provider %s not told about the "
+            "suspended link %s",
+            REVOKED_KIND,
+            link.participant.participant_id,
+            link.public_id,
+        )
+        return
+    asset = link.asset
+    notify(
+        REVOKED_KIND,
+        provider_recipients(link.participant_id),
+        subject=f"Consumer consent revoked: {asset.name} ({asset.asset_id})",
+        context={
+            "asset_id": asset.asset_id,
+            "asset_name": asset.name,
+            "participant_id": link.participant.participant_id,
+            "relationship": link.get_relationship_display(),
+            "consent_reference": reference,
+            "revoked_at": revoked_at,
+            "reason": link.suspended_reason,
+        },
+        link=f"/assets/{asset.asset_id}/",
+        participant_id=link.participant.participant_id,
+        dedupe_key=f"{REVOKED_KIND}:{link.public_id}",
+        email_mandatory=True,
+    )

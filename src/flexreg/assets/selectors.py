@@ -17,7 +17,14 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from flexreg.assets import conformance, rules
-from flexreg.assets.models import Asset, AssetCheck, AssetExternalId, AssetLink, DuplicateFlag
+from flexreg.assets.models import (
+    Asset,
+    AssetCheck,
+    AssetExternalId,
+    AssetLink,
+    AssetStatus,
+    DuplicateFlag,
+)
 from flexreg.core.acting import Acting
 from flexreg.core.errors import NotFound
 
@@ -285,3 +292,15 @@ def lookup(acting: Acting, keys: LookupKeys) -> list[Match]:
             hidden.add(on)
             matches.append(Match(on, None))
     return matches
+
+
+def review_queue(acting: Acting, limit: int = 200) -> list[Asset]:
+    """Assets in query, oldest first, for the central operator (``assets:review``)."""
+    from flexreg.core import permissions as catalogue
+
+    catalogue.require(acting, "assets:review")
+    return list(
+        Asset.objects.filter(status=AssetStatus.QUERY)
+        .select_related("registered_by")
+        .order_by("created_at", "pk")[:limit]
+    )

@@ -15,6 +15,7 @@ from flexreg.accounts.api_service_accounts import router as service_accounts_rou
 from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.assets.api import router as assets_router
 from flexreg.assets.api_consent import router as consent_router
+from flexreg.assets.api_review import router as asset_review_router
 from flexreg.assets.api_imports import router as asset_imports_router
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
@@ -60,6 +61,7 @@ api.add_router("/me/notifications", notifications_router)
 api.add_router("/assets", assets_router)
 api.add_router("/asset-imports", asset_imports_router)
 api.add_router("/consent", consent_router)
+api.add_router("/operator/assets", asset_review_router)
 
 
 @api.exception_handler(DomainError)

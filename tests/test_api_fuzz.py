@@ -34,7 +34,12 @@ def keep_test_connection() -> Iterator[None]:
 
 
 @pytest.mark.django_db
-def test_no_input_makes_the_api_fail(registered: Any, operator: Any, token_for: Any) -> None:
+def test_no_input_makes_the_api_fail(
+    registered: Any, operator: Any, token_for: Any, settings: Any
+) -> None:
+    # A configured consent webhook: unsigned or badly signed notices then get a coded 401
+    # (without a secret the endpoint answers 503 on purpose, which is not a fault).
+    settings.CONSENT_WEBHOOK_SECRET = "fuzz-consent-secret"
     registered()  # some data to find
     user, membership = operator
     headers = {"Authorization": f"Bearer {token_for(user, membership)}"}

@@ -105,6 +105,8 @@ def test_preferences_show_radios_and_fixed_mandatory_kinds(browser: Client, pers
         "entry__case_ready": "inbox",
         "entry__request_escalated": "email",
         "participant__company_status": "email",
+        "assets__validated": "email",
+        "assets__consent_revoked": "email",
     }
     response = browser.post("/inbox/preferences/", chosen)
     assert response.status_code == 302, response.content.decode()

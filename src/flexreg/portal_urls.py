@@ -118,6 +118,7 @@ urlpatterns = [
     path("", include("flexreg.entry.urls")),
     path("", include("flexreg.notifications.urls")),
     path("", include("flexreg.participants.urls_changes")),
+    path("", include("flexreg.assets.urls")),
     path("operator/verifications/", participants.review_queue, name="review-queue"),
     path(
         "operator/verifications/<str:verification_id>/",

@@ -8,4 +8,5 @@ class AssetsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from flexreg.assets import tasks  # noqa: F401  (periodic job, system check)
+        # Periodic jobs (retries, resumed imports) and system checks register on import.
+        from flexreg.assets import tasks, tasks_imports  # noqa: F401

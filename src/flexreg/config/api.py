@@ -15,8 +15,8 @@ from flexreg.accounts.api_service_accounts import router as service_accounts_rou
 from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.assets.api import router as assets_router
 from flexreg.assets.api_consent import router as consent_router
-from flexreg.assets.api_review import router as asset_review_router
 from flexreg.assets.api_imports import router as asset_imports_router
+from flexreg.assets.api_review import router as asset_review_router
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
 from flexreg.entry.api import router as entry_router

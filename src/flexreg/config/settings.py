@@ -276,6 +276,9 @@ FLEXREG_ENTRY_RULES = env("FLEXREG_ENTRY_RULES")
 # Near-duplicate detection for asset registration (docs/decisions/0015-asset-duplicates.md).
 ASSET_NEAR_CAPACITY_PCT = float(env("FLEXREG_ASSET_NEAR_CAPACITY_PCT", "10"))
 ASSET_NEAR_METRES = float(env("FLEXREG_ASSET_NEAR_METRES", "100"))
+# Bulk registration: the largest file accepted, and database connections an import uses.
+ASSET_IMPORT_MAX_BYTES = int(env("FLEXREG_ASSET_IMPORT_MAX_BYTES", str(64 * 1024 * 1024)))
+ASSET_IMPORT_CONNECTIONS = int(env("FLEXREG_ASSET_IMPORT_CONNECTIONS", "2"))
 # Authenticity services (assets.validators; decision 0016). Empty URL = that check is "skipped".
 ASSET_METER_POINT_URL = env("FLEXREG_METER_POINT_URL")
 ASSET_METER_POINT_API_KEY = env("FLEXREG_METER_POINT_API_KEY")

@@ -1,0 +1,500 @@
+"""Portal pages for assets: my assets, registering one (a form adapted to its category), the
+asset page (status, checks, duplicate flags, links, history) and bulk upload with progress.
+
+Views only translate: ``selectors``/``selectors_portal``/``selectors_imports`` read,
+``services.register`` and ``services_imports.start`` write; a ``ValidationFailed`` or a
+duplicate becomes a GOV.UK error summary. Pages act for the session's acting membership.
+Registering needs ``assets:register`` (an operational permission: the role must be qualified);
+a caller without it is told why and where to go next rather than shown a bare 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from flexreg.accounts.portal_auth import portal_requires
+from flexreg.assets import policies, selectors, selectors_portal
+from flexreg.assets.catalogue import default_catalogue
+from flexreg.assets.forms import AssetForm
+from flexreg.assets.models import AssetCheck, AssetImport, AssetStatus
+from flexreg.core.acting import Acting
+from flexreg.core.errors import DomainError, NotFound, ValidationFailed
+from flexreg.core.roles import ROLES
+
+READ: Final = "assets:read"
+PAGE_SIZE: Final = 25
+REFRESH_SECONDS: Final = 3
+
+STATUS_TAGS: Final = {
+    AssetStatus.DRAFT: "govuk-tag--grey",
+    AssetStatus.PENDING_VALIDATION: "govuk-tag--blue",
+    AssetStatus.VERIFIED: "govuk-tag--green",
+    AssetStatus.QUERY: "govuk-tag--orange",
+    AssetStatus.REJECTED: "govuk-tag--red",
+    AssetStatus.DECOMMISSIONED: "govuk-tag--grey",
+}
+STATUS_LABELS: Final = {
+    AssetStatus.DRAFT: "Draft",
+    AssetStatus.PENDING_VALIDATION: "Pending validation",
+    AssetStatus.VERIFIED: "Verified",
+    AssetStatus.QUERY: "Query",
+    AssetStatus.REJECTED: "Rejected",
+    AssetStatus.DECOMMISSIONED: "Decommissioned",
+}
+STATUS_EXPLAINED: Final = {
+    AssetStatus.DRAFT: "This registration has not been sent yet.",
+    AssetStatus.PENDING_VALIDATION: "We are checking the asset with outside services (meter "
+    "point registry, DNO connection data, manufacturer registry, installer certification). "
+    "We will tell you the outcome.",
+    AssetStatus.VERIFIED: "The asset's checks passed: it is verified.",
+    AssetStatus.QUERY: "The central operator is looking at this asset before it can be verified.",
+    AssetStatus.REJECTED: "The central operator did not accept this registration.",
+    AssetStatus.DECOMMISSIONED: "This asset is no longer in service.",
+}
+CHECK_TAGS: Final = {
+    AssetCheck.Status.PENDING: "govuk-tag--blue",
+    AssetCheck.Status.PASSED: "govuk-tag--green",
+    AssetCheck.Status.FAILED: "govuk-tag--red",
+    AssetCheck.Status.NOT_FOUND: "govuk-tag--red",
+    AssetCheck.Status.ERROR: "govuk-tag--yellow",
+    AssetCheck.Status.SKIPPED: "govuk-tag--grey",
+}
+IMPORT_TAGS: Final = {
+    AssetImport.Status.QUEUED: "govuk-tag--grey",
+    AssetImport.Status.RUNNING: "govuk-tag--blue",
+    AssetImport.Status.DONE: "govuk-tag--green",
+    AssetImport.Status.FAILED: "govuk-tag--red",
+}
+RELATIONSHIPS: Final = {
+    "legal_owner": "Legal owner",
+    "operator": "Operator",
+    "controller": "Controlling FSP or aggregator",
+}
+
+
+def _acting(request: HttpRequest) -> Acting:
+    return request.acting  # type: ignore[attr-defined]
+
+
+def _status(status: str) -> dict[str, str]:
+    return {
+        "code": status,
+        "label": STATUS_LABELS.get(status, status),  # type: ignore[call-overload]
+        "tag": STATUS_TAGS.get(status, "govuk-tag--grey"),  # type: ignore[call-overload]
+        "explained": STATUS_EXPLAINED.get(status, ""),  # type: ignore[call-overload]
+    }
+
+
+def _category_label(code: str) -> str:
+    schema = default_catalogue().categories.get(code)
+    return schema.label if schema is not None else code
+
+
+def _cannot_register(request: HttpRequest) -> HttpResponse | None:
+    """The explanation page when the acting membership may not register assets now."""
+    block = selectors_portal.register_block(_acting(request))
+    if block is None:
+        return None
+    role = ROLES.get(block.role or "")
+    context = {
+        "refusal": block,
+        "role_name": role.name if role is not None else block.role,
+        "entry_url": f"/participants/{block.participant_id}/entry/{block.role}/",
+        "users_url": f"/participants/{block.participant_id}/users/",
+    }
+    return render(request, "assets/cannot_register.html", context, status=403)
+
+
+# --- my assets ----------------------------------------------------------------------------------
+
+
+@portal_requires(READ)
+def asset_list(request: HttpRequest) -> HttpResponse:
+    acting = _acting(request)
+    catalogue = default_catalogue()
+    status = request.GET.get("status", "").strip()
+    category = request.GET.get("category", "").strip().upper()
+    q = request.GET.get("q", "").strip()[:100]
+    cursor = request.GET.get("cursor", "").strip()[:200] or None
+    if status not in AssetStatus.values:
+        status = ""
+    if category not in catalogue.categories:
+        category = ""
+    rows, next_cursor = selectors.page(
+        acting,
+        status=status or None,
+        category=category or None,
+        q=q or None,
+        cursor=cursor,
+        limit=PAGE_SIZE,
+    )
+    query = {k: v for k, v in (("status", status), ("category", category), ("q", q)) if v}
+    context = {
+        "nav": "assets",
+        "assets": [
+            {
+                "asset_id": a.asset_id,
+                "name": a.name,
+                "category": _category_label(a.category),
+                "postcode": a.postcode,
+                "status": _status(a.status),
+            }
+            for a in rows
+        ],
+        "status": status,
+        "category": category,
+        "q": q,
+        "statuses": [(s, STATUS_LABELS[s]) for s in AssetStatus],
+        "categories": [(c.code, c.label) for c in catalogue.category_list],
+        "filtered": bool(query),
+        "next_url": f"?{urlencode({**query, 'cursor': next_cursor})}" if next_cursor else "",
+        "first_url": f"?{urlencode(query)}" if cursor else "",
+        "may_register": _acting(request).has("assets:register"),
+    }
+    return render(request, "assets/list.html", context)
+
+
+# --- register -----------------------------------------------------------------------------------
+
+
+@portal_requires(READ)
+def register_start(request: HttpRequest) -> HttpResponse:
+    blocked = _cannot_register(request)
+    if blocked is not None:
+        return blocked
+    catalogue = default_catalogue()
+    choices = list(catalogue.category_list.active)
+    errors: list[dict[str, str]] = []
+    chosen = ""
+    if request.method == "POST":
+        chosen = request.POST.get("category", "")
+        if chosen in catalogue.categories and not catalogue.categories[chosen].retired:
+            return redirect("asset-register-category", category=chosen)
+        errors = [{"href": "#category", "text": "Select the kind of asset you are registering"}]
+    return render(
+        request,
+        "assets/register_start.html",
+        {"nav": "assets", "choices": choices, "errors": errors, "chosen": chosen},
+        status=400 if errors else 200,
+    )
+
+
+@portal_requires(READ)
+def register_category(request: HttpRequest, category: str) -> HttpResponse:
+    blocked = _cannot_register(request)
+    if blocked is not None:
+        return blocked
+    catalogue = default_catalogue()
+    schema = catalogue.categories.get(category.upper())
+    if schema is None or schema.retired:
+        raise NotFound(f"No asset category {category[:40]!r} in use.")
+    if schema.code != category:
+        return redirect("asset-register-category", category=schema.code)
+    form = AssetForm(catalogue, schema.code, request.POST if request.method == "POST" else None)
+    duplicate: dict[str, Any] | None = None
+    status = 200
+    if request.method == "POST":
+        from flexreg.assets import services
+
+        try:
+            asset = services.register(_acting(request), form.record())
+        except ValidationFailed as exc:
+            form.add_errors(exc.errors)
+            status = 422
+        except DomainError as exc:
+            if exc.code != "asset.duplicate":
+                raise
+            form.add_errors(exc.errors)
+            form.add_summary(exc.detail.replace(str(exc.extra.get("next_steps", "")), "").strip())
+            duplicate = {
+                "next_steps": exc.extra.get("next_steps", ""),
+                "asset_ids": sorted(
+                    {d["asset_id"] for d in exc.extra.get("duplicates", []) if d.get("asset_id")}
+                ),
+            }
+            status = 409
+        else:
+            messages.success(request, f"Asset registered: {asset.asset_id}, validation in progress")
+            return redirect("asset", asset_id=asset.asset_id)
+    return render(
+        request,
+        "assets/register_form.html",
+        {
+            "nav": "assets",
+            "schema": schema,
+            "form": form,
+            "errors": form.summary,
+            "duplicate": duplicate,
+        },
+        status=status,
+    )
+
+
+# --- the asset page -----------------------------------------------------------------------------
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+    return [(k, str(v)) for k, v in pairs if v not in (None, "", [])]
+
+
+def _yes_no(value: bool) -> str:
+    return "Yes" if value else "No"
+
+
+def _sections(out: Any) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The full view's fields as summary-list sections (blank ones left out)."""
+    catalogue = default_catalogue()
+
+    def choice(list_name: str, code: str) -> str:
+        found = catalogue.lists[list_name].lookup(code) if code else None
+        return found.label if found is not None else code
+
+    cap, site, net, met = out.capacity, out.site, out.network, out.metering
+    return [
+        (
+            "About the asset",
+            _rows(
+                [
+                    ("Name", out.name),
+                    ("Category", _category_label(out.category)),
+                    ("Description", out.description),
+                    ("Manufacturer", out.manufacturer),
+                    ("Model", out.model),
+                    ("Serial number", out.serial_number),
+                    ("EIC", out.eic),
+                    (
+                        "Other identifiers",
+                        "; ".join(f"{e.scheme}: {e.value}" for e in out.external_ids),
+                    ),
+                    ("Energy source", choice("energy_sources", out.energy_source)),
+                    (
+                        "Direction of flexibility",
+                        choice("flexibility_directions", out.flexibility_direction),
+                    ),
+                    (
+                        "Vehicle-to-grid (V2G)",
+                        _yes_no(out.v2g) if out.category == "EV_CHARGER" else "",
+                    ),
+                ]
+            ),
+        ),
+        (
+            "Capacity",
+            _rows(
+                [
+                    ("Installed capacity", f"{cap.installed_kw} kW"),
+                    ("Export capacity", f"{cap.export_kw} kW" if cap.export_kw is not None else ""),
+                    ("Import capacity", f"{cap.import_kw} kW" if cap.import_kw is not None else ""),
+                    (
+                        "Storage energy",
+                        f"{cap.storage_kwh} kWh" if cap.storage_kwh is not None else "",
+                    ),
+                ]
+            ),
+        ),
+        (
+            "Metering",
+            _rows([("Import MPAN", met.import_mpan), ("Export MPAN", met.export_mpan)]),
+        ),
+        (
+            "Site",
+            _rows(
+                [
+                    (
+                        "Address",
+                        ", ".join(
+                            p for p in (site.address_line1, site.address_line2, site.town) if p
+                        ),
+                    ),
+                    ("Postcode", site.postcode),
+                    (
+                        "Coordinates",
+                        f"{site.latitude}, {site.longitude}" if site.latitude is not None else "",
+                    ),
+                    ("A home", _yes_no(site.domestic)),
+                    ("Consumer's consent reference", site.consumer_consent_reference),
+                ]
+            ),
+        ),
+        (
+            "Network connection",
+            _rows(
+                [
+                    ("Distributor ID", net.distributor_id),
+                    ("DNO licence area", net.dno_licence_area),
+                    ("GSP group", net.gsp_group),
+                    ("Voltage level", choice("voltage_levels", net.voltage_level)),
+                    ("Connection status", choice("connection_statuses", net.connection_status)),
+                    ("Connection type", choice("connection_types", net.connection_type)),
+                    ("DNO connection reference", net.connection_reference),
+                ]
+            ),
+        ),
+        (
+            "Dates",
+            _rows(
+                [
+                    ("Commissioning date", out.commissioning_date),
+                    ("Registration takes effect from", out.effective_from),
+                    ("Registered", out.registered_at),
+                ]
+            ),
+        ),
+    ]
+
+
+@portal_requires(READ)
+def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
+    from flexreg.assets import schemas
+
+    acting = _acting(request)
+    asset = selectors.asset_for(acting, asset_id)
+    out = policies.present(acting, asset)
+    context: dict[str, Any] = {
+        "nav": "assets",
+        "asset_id": asset.asset_id,
+        "category": _category_label(asset.category),
+        "status": _status(asset.status),
+        "full": isinstance(out, schemas.AssetFull),
+    }
+    if isinstance(out, schemas.AssetFull):
+        context.update(
+            {
+                "name": out.name,
+                "reasons": [
+                    line.lstrip("- ").strip()
+                    for line in out.status_reason.splitlines()
+                    if line.strip()
+                ],
+                "sections": [(t, rows) for t, rows in _sections(out) if rows],
+                "checks": [
+                    {
+                        "validator": str(c.outcome.get("service") or c.validator).capitalize(),
+                        "status": AssetCheck.Status(c.status).label
+                        if c.status in AssetCheck.Status.values
+                        else c.status,
+                        "tag": CHECK_TAGS.get(c.status, "govuk-tag--grey"),  # type: ignore[call-overload]
+                        "when": c.finished_at,
+                        "summary": str(c.outcome.get("detail", "")),
+                    }
+                    for c in out.checks
+                ],
+                "flags": [
+                    {
+                        "rule": f.rule.replace("_", " "),
+                        "candidate": f.candidate_asset_id,
+                        "flagged_at": f.flagged_at,
+                        "resolved_at": f.resolved_at,
+                    }
+                    for f in out.duplicate_flags
+                ],
+                "links": [
+                    {
+                        "participant_id": link.participant_id,
+                        "relationship": RELATIONSHIPS.get(link.relationship, link.relationship),
+                        "contract_reference": link.contract_reference,
+                        "valid_from": link.valid_from,
+                        "valid_to": link.valid_to,
+                        "suspended": link.suspended_at is not None,
+                    }
+                    for link in out.links
+                ],
+                "history": selectors_portal.history(asset),
+            }
+        )
+    return render(request, "assets/asset.html", context)
+
+
+# --- bulk upload --------------------------------------------------------------------------------
+
+
+@portal_requires(READ)
+def import_new(request: HttpRequest) -> HttpResponse:
+    blocked = _cannot_register(request)
+    if blocked is not None:
+        return blocked
+    errors: list[dict[str, str]] = []
+    if request.method == "POST":
+        from flexreg.assets import http_imports, services_imports
+
+        try:
+            batch, created = services_imports.start(
+                _acting(request), http_imports.uploaded_file(request)
+            )
+        except DomainError as exc:
+            if exc.status != 422:
+                raise
+            errors = [{"href": "#file", "text": e.message} for e in exc.errors] or [
+                {"href": "#file", "text": exc.detail}
+            ]
+        else:
+            if created:
+                messages.success(request, f"File uploaded: {batch.total_rows:,} assets to register")
+            else:
+                messages.success(
+                    request,
+                    "You uploaded this file before: this is that upload (nothing was "
+                    "registered twice)",
+                )
+            return redirect("asset-import", import_id=str(batch.public_id))
+    catalogue = default_catalogue()
+    return render(
+        request,
+        "assets/import_new.html",
+        {
+            "nav": "assets",
+            "errors": errors,
+            "templates": [
+                (c.code, c.label, f"/api/v1/asset-imports/templates/{c.code}")
+                for c in catalogue.category_list.active
+            ],
+        },
+        status=422 if errors else 200,
+    )
+
+
+@portal_requires(READ)
+def import_detail(request: HttpRequest, import_id: str) -> HttpResponse:
+    from flexreg.assets import selectors_imports
+
+    batch = selectors_imports.import_for(_acting(request), import_id)
+    running = batch.status in (AssetImport.Status.QUEUED, AssetImport.Status.RUNNING)
+    response = render(
+        request,
+        "assets/import.html",
+        {
+            "nav": "assets",
+            "batch": batch,
+            "status_label": AssetImport.Status(batch.status).label,
+            "tag": IMPORT_TAGS.get(batch.status, "govuk-tag--grey"),  # type: ignore[call-overload]
+            "running": running,
+            "percent": int(100 * batch.processed_rows / batch.total_rows)
+            if batch.total_rows
+            else 0,
+            "results_url": reverse("asset-import-results", kwargs={"import_id": batch.public_id}),
+        },
+    )
+    if running:
+        # The HTTP Refresh header: no inline script or meta tag (strict CSP, base.html's head).
+        response["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+@portal_requires(READ)
+def import_results(request: HttpRequest, import_id: str) -> StreamingHttpResponse:
+    from flexreg.assets import http_imports, selectors_imports
+
+    batch = selectors_imports.import_for(_acting(request), import_id)
+    rows = (
+        (row, outcome, asset_id, http_imports.error_text(errors))
+        for row, outcome, asset_id, errors in selectors_imports.result_rows(batch)
+    )
+    return http_imports.csv_response(
+        ("row", "outcome", "asset_id", "errors"), rows, f"asset-import-{batch.public_id}.csv"
+    )

@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
@@ -66,11 +66,31 @@ NEXT_STEPS: Final = (
 )
 
 
-@transaction.atomic
+DEADLOCK_RETRIES: Final = 3
+
+
 def register(
     acting: Acting, record: Mapping[str, Any], catalogue: Catalogue | None = None
 ) -> Asset:
-    """Register one asset for the acting participant role."""
+    """Register one asset for the acting participant role.
+
+    Concurrent registrations near one another can deadlock in PostgreSQL (an advisory lock
+    against a foreign-key check at commit); PostgreSQL aborts one of them, which is then run
+    again from the start (a fresh transaction, so it sees the winner's row and flags it).
+    """
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return _register_once(acting, record, catalogue)
+        except OperationalError as exc:
+            deadlock = getattr(exc.__cause__, "sqlstate", None) == "40P01"
+            # Only a transaction of our own can be run again (not one inside a caller's).
+            if not deadlock or connection.in_atomic_block or attempt + 1 == DEADLOCK_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _register_once(acting: Acting, record: Mapping[str, Any], catalogue: Catalogue | None) -> Asset:
     permissions.require(acting, REGISTER)
     registrant_pk = _registrant(acting)
     catalogue = catalogue or default_catalogue()

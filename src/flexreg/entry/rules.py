@@ -62,6 +62,12 @@ def case_is_open(case: EntryCase) -> None:
         )
 
 
+def case_takes_answers(case: EntryCase, ad_hoc: bool) -> None:
+    """An open case takes answers and reviews; a qualified one only for ad hoc requests."""
+    if case.status not in _OPEN and not (case.status == C.QUALIFIED and ad_hoc):
+        case_is_open(case)
+
+
 def request_answerable(status: str) -> None:
     if status not in (RequestStatus.OPEN, RequestStatus.ANSWERED):
         details: dict[str, str] = {

@@ -513,10 +513,7 @@ def answer(
     )
     _own_case_request(acting, request)
     case = request.case
-    if case.status not in OPEN_CASE_STATES and not (
-        case.status == C.QUALIFIED and request.raised_by_id is not None
-    ):
-        rules.case_is_open(case)
+    rules.case_takes_answers(case, ad_hoc=request.raised_by_id is not None)
     if request.answerer != "participant":
         raise Conflict(
             "entry.request_not_for_participant", "The central operator completes this step."
@@ -646,10 +643,7 @@ def review_answer(acting: Acting, answer_: Answer, decision: str, reason: str = 
     case = (
         EntryCase.objects.select_for_update().select_related("rule_version").get(pk=request.case_id)
     )
-    if case.status not in OPEN_CASE_STATES and not (
-        case.status == C.QUALIFIED and request.raised_by_id is not None
-    ):
-        rules.case_is_open(case)  # ad hoc requests on a qualified case are still reviewed
+    rules.case_takes_answers(case, ad_hoc=request.raised_by_id is not None)
     now = timezone.now()
     found.status = AnswerStatus.ACCEPTED if decision == "accept" else AnswerStatus.REJECTED
     found.reviewed_by_id = acting.user_id

@@ -315,3 +315,21 @@ def open_content(acting: Acting, document_id: object) -> tuple[Document, File]:
         after={"sha256": doc.sha256, "size": doc.size, "content_type": doc.content_type},
     )
     return doc, handle
+
+
+def answer_with_upload(acting: Acting, request: Any, uploaded_file: UploadedFile) -> Any:
+    """Store a file and answer a document step with it, in one transaction: an answer that is
+    refused keeps no document (its row rolls back and the stored file is deleted)."""
+    from flexreg.entry import rules
+    from flexreg.entry import services as entry_services
+
+    rules.request_answerable(request.status)  # before storing a file for nothing
+    document: Document | None = None
+    try:
+        with transaction.atomic():
+            document = upload(acting, uploaded_file, accept=request.definition.get("accept"))
+            return entry_services.answer(acting, request, document=document)
+    except DomainError:
+        if document is not None:
+            document.file.storage.delete(document.file.name)  # type: ignore[arg-type]
+        raise

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -31,7 +30,7 @@ from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, NotFound, ValidationFailed
 from flexreg.core.roles import ROLES
 from flexreg.entry import answers as answer_rules
-from flexreg.entry import rules, selectors, services
+from flexreg.entry import rules, selectors, services, services_documents
 from flexreg.entry.forms import ERROR_ANCHOR, AnswerForm, answerable_by_form
 from flexreg.entry.models import (
     OPEN_CASE_STATES,
@@ -478,13 +477,6 @@ def _sent_message(answer: Answer, req: InformationRequest) -> str:
     return f"Your answer to “{req.title}” was sent for review"
 
 
-def _upload(acting: Acting, uploaded: Any, accept: list[str] | None) -> Document:
-    from flexreg.entry import services_documents  # written alongside; imported when used
-
-    document: Document = services_documents.upload(acting, uploaded, accept=accept)
-    return document
-
-
 @acts_for_url_role
 @portal_requires("entry:answer")
 @require_POST
@@ -493,16 +485,13 @@ def answer(request: HttpRequest, participant_id: str, role: str, request_id: str
     acting = _acting(request)
     req = _request_of(acting, participant_id, role, request_id)
     form = AnswerForm(req, request.POST, request.FILES)
-    document: Document | None = None
     try:
         if req.kind == StepKind.DOCUMENT:
-            rules.request_answerable(req.status)  # before storing a file for nothing
+            rules.request_answerable(req.status)  # say so before asking for the file
             uploaded = form.uploaded()
             if uploaded is None:
                 return _step_page(request, acting, req, form)
-            with transaction.atomic():  # no document kept for an answer that was refused
-                document = _upload(acting, uploaded, req.definition.get("accept"))
-                sent = services.answer(acting, req, document=document)
+            sent = services_documents.answer_with_upload(acting, req, uploaded)
         elif req.kind == StepKind.TEXT:
             sent = services.answer(acting, req, text=form.text())
         else:
@@ -514,8 +503,6 @@ def answer(request: HttpRequest, participant_id: str, role: str, request_id: str
                 return _step_page(request, acting, req, form)
             sent = services.answer(acting, req, form_data=values)
     except DomainError as exc:
-        if document is not None:  # its row was rolled back: do not leave the file behind
-            document.file.storage.delete(document.file.name)  # type: ignore[arg-type]
         if exc.status in (401, 403, 404):
             raise
         form.add_error(exc)

@@ -35,7 +35,8 @@ class ChangeForm(GovukForm):
         self.checked: ChangeIn | None = None
 
     def value(self, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """The new value from the cleaned fields (each subclass builds its own)."""
+        raise NotImplementedError  # abstract: every concrete form overrides it
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

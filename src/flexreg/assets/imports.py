@@ -306,6 +306,11 @@ def _error(field_path: str, code: str, message: str) -> dict[str, str]:
 # Each rule is a per-row index look-up (LATERAL: the planner cannot swap it for a hash of the
 # whole table); ``{only}`` narrows the staged rows when only some are checked again.
 
+# Which assets each rule counts (``rules.LIVE`` and ``rules.IN_SERVICE``): drafts and rejected
+# assets claim nothing; decommissioned assets keep their serial, EIC and external IDs only.
+_CLAIMS: Final = "a.status NOT IN ('rejected', 'draft')"
+_IN_SERVICE: Final = "a.status NOT IN ('rejected', 'draft', 'decommissioned')"
+
 # Who registered a match: with the importer's current links (``Engine._visible``), whether
 # the importer may see it (its Asset ID is named only then).
 _VISIBLE: Final = "m.id AS matched_pk, m.registered_by_id"
@@ -318,26 +323,26 @@ SELECT s.row_number, m.rule, m.field, m.asset_id,
              a.registered_by_id
         FROM assets_asset a
        WHERE s.serial_key <> '' AND a.manufacturer_key = s.manufacturer_key
-         AND a.serial_key = s.serial_key AND a.serial_key <> '' AND a.status <> 'rejected'
+         AND a.serial_key = s.serial_key AND a.serial_key <> '' AND {_CLAIMS}
       UNION ALL
       SELECT 'eic', 'eic', a.id, a.asset_id, a.import_batch_id, a.registered_by_id
         FROM assets_asset a
        WHERE s.eic IS NOT NULL AND a.eic = s.eic AND a.eic IS NOT NULL
-         AND a.status <> 'rejected'
+         AND {_CLAIMS}
       UNION ALL
       SELECT 'meter', 'metering.import_mpan', a.id, a.asset_id, a.import_batch_id,
              a.registered_by_id
         FROM assets_asset a
        WHERE s.serial_key = '' AND s.import_mpan IS NOT NULL
          AND a.import_mpan = s.import_mpan AND a.category = s.category
-         AND a.serial_key = '' AND a.status <> 'rejected'
+         AND a.serial_key = '' AND {_IN_SERVICE}
       UNION ALL
       SELECT 'meter', 'metering.export_mpan', a.id, a.asset_id, a.import_batch_id,
              a.registered_by_id
         FROM assets_asset a
        WHERE s.serial_key = '' AND s.import_mpan IS NULL AND s.export_mpan IS NOT NULL
          AND a.export_mpan = s.export_mpan AND a.category = s.category
-         AND a.import_mpan IS NULL AND a.serial_key = '' AND a.status <> 'rejected'
+         AND a.import_mpan IS NULL AND a.serial_key = '' AND {_IN_SERVICE}
       LIMIT %(limit)s) m
  WHERE TRUE {{only}}
 UNION ALL
@@ -347,8 +352,8 @@ SELECT x.row_number, 'external_id', 'external_ids.' || x.position, m.asset_id,
   CROSS JOIN LATERAL (
       SELECT a.id, a.asset_id, a.import_batch_id, a.registered_by_id
         FROM assets_assetexternalid e JOIN assets_asset a ON a.id = e.asset_id
-       WHERE e.scheme = x.scheme AND e.value = x.value AND e.is_unique
-         AND a.status <> 'rejected'
+       WHERE e.scheme = x.scheme AND e.value = x.value AND e.is_unique AND e.claimed
+         AND {_CLAIMS}
        LIMIT %(limit)s) m
  WHERE x.is_unique {{only_ext}}
  ORDER BY 1, 2, 4
@@ -368,15 +373,15 @@ SELECT s.row_number, n.id, n.asset_id, n.category, n.installed_kw, n.manufacture
   FROM {_STAGE} s
   CROSS JOIN LATERAL (
       (SELECT {_SITE_COLUMNS} FROM assets_asset a
-        WHERE a.postcode = s.postcode AND a.status <> 'rejected' LIMIT %(site_limit)s)
+        WHERE a.postcode = s.postcode AND {_IN_SERVICE} LIMIT %(site_limit)s)
       UNION
       (SELECT {_SITE_COLUMNS} FROM assets_asset a
         WHERE s.serial_key <> '' AND a.import_mpan = ANY(ARRAY[s.import_mpan, s.export_mpan])
-          AND a.status <> 'rejected' LIMIT %(site_limit)s)
+          AND {_IN_SERVICE} LIMIT %(site_limit)s)
       UNION
       (SELECT {_SITE_COLUMNS} FROM assets_asset a
         WHERE s.serial_key <> '' AND a.export_mpan = ANY(ARRAY[s.import_mpan, s.export_mpan])
-          AND a.status <> 'rejected' LIMIT %(site_limit)s)
+          AND {_IN_SERVICE} LIMIT %(site_limit)s)
   ) n
  WHERE TRUE {{only}}
 """  # noqa: S608
@@ -401,7 +406,7 @@ SELECT s.row_number, n.id, n.asset_id, n.installed_kw, n.distance,
          AND a.latitude BETWEEN s.lat_low AND s.lat_high
          AND a.longitude BETWEEN s.lon_low AND s.lon_high
          AND a.installed_kw BETWEEN s.kw_low AND s.kw_high
-         AND a.postcode <> s.postcode AND a.status <> 'rejected'
+         AND a.postcode <> s.postcode AND {_IN_SERVICE}
          AND d.distance <= %(metres)s
        ORDER BY d.distance, a.id
        LIMIT %(limit)s) n

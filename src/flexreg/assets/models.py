@@ -7,7 +7,9 @@ Duplicate rules that are absolute are unique indexes (decision 0015):
 - an external ID whose scheme is unique (OCPP charge point; not BM Units, which group many);
 - MPAN core + category for assets registered without a serial number (one anonymous asset of a
   category behind a meter; assets with serials may share a meter).
-Rejected assets never block a registration: the indexes skip them.
+Rejected assets and drafts never block a registration: the indexes skip them. A
+decommissioned asset keeps its serial, EIC and external IDs (the same device is not registered
+again under a new ID) but frees its meter for a replacement (decision 0017).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -32,7 +34,10 @@ class AssetStatus(models.TextChoices):
     DECOMMISSIONED = "decommissioned", "Decommissioned"
 
 
-_LIVE = ~Q(status=AssetStatus.REJECTED)
+#: Assets whose keys are claimed: everything but rejected assets and drafts.
+_CLAIMS = ~Q(status__in=[AssetStatus.REJECTED, AssetStatus.DRAFT])
+#: Assets in service at their site: claimed and not decommissioned (meter rule, near rules).
+_IN_SERVICE = _CLAIMS & ~Q(status=AssetStatus.DECOMMISSIONED)
 
 
 class Asset(models.Model):
@@ -53,7 +58,9 @@ class Asset(models.Model):
     eic = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
     energy_source = models.CharField(max_length=20, blank=True)
     # capacities (kW / kWh, 2 decimals)
-    installed_kw = models.DecimalField(max_digits=12, decimal_places=2)
+    installed_kw = models.DecimalField(  # null only for a draft
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
     export_kw = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     import_kw = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     storage_kwh = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -70,7 +77,8 @@ class Asset(models.Model):
     connection_type = models.CharField(max_length=20, blank=True)
     dno_connection_reference = models.CharField(max_length=100, blank=True)
     commissioning_date = models.DateField(null=True, blank=True)
-    effective_from = models.DateField()
+    effective_from = models.DateField(null=True, blank=True)  # null only for a draft
+    decommissioned_on = models.DateField(null=True, blank=True)
     # site
     address_line1 = models.CharField(max_length=200, blank=True)
     address_line2 = models.CharField(max_length=200, blank=True)
@@ -80,6 +88,10 @@ class Asset(models.Model):
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     domestic = models.BooleanField(default=False)
     consumer_consent_reference = models.CharField(max_length=100, blank=True)
+    # what the registrant's role must add (market-entry rules, ``[assets.roles.<ROLE>]``)
+    role_details = models.JSONField(default=dict, blank=True, db_default=Value({}, JSONField()))
+    # a draft's record as the registrant entered it (checked only when it is submitted)
+    draft_record = models.JSONField(default=dict, blank=True, db_default=Value({}, JSONField()))
     # who and when
     registered_by = models.ForeignKey(
         "participants.Participant", on_delete=models.PROTECT, related_name="+"
@@ -100,20 +112,20 @@ class Asset(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["manufacturer_key", "serial_key"],
-                condition=_LIVE & ~Q(serial_key=""),
+                condition=_CLAIMS & ~Q(serial_key=""),
                 name="asset_serial_once",
             ),
             models.UniqueConstraint(
-                fields=["eic"], condition=_LIVE & Q(eic__isnull=False), name="asset_eic_once"
+                fields=["eic"], condition=_CLAIMS & Q(eic__isnull=False), name="asset_eic_once"
             ),
             models.UniqueConstraint(
                 fields=["import_mpan", "category"],
-                condition=_LIVE & Q(serial_key="") & Q(import_mpan__isnull=False),
+                condition=_IN_SERVICE & Q(serial_key="") & Q(import_mpan__isnull=False),
                 name="asset_anonymous_once_per_meter",
             ),
             models.UniqueConstraint(
                 fields=["export_mpan", "category"],
-                condition=_LIVE
+                condition=_IN_SERVICE
                 & Q(serial_key="")
                 & Q(import_mpan__isnull=True)
                 & Q(export_mpan__isnull=False),
@@ -151,11 +163,14 @@ class AssetExternalId(models.Model):
     scheme = models.CharField(max_length=30)
     value = models.CharField(max_length=100)  # normalised
     is_unique = models.BooleanField(default=True)  # from the scheme (BM Units group many)
+    claimed = models.BooleanField(default=True, db_default=True)  # false once its asset is rejected
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["scheme", "value"], condition=Q(is_unique=True), name="external_id_once"
+                fields=["scheme", "value"],
+                condition=Q(is_unique=True, claimed=True),
+                name="external_id_once",
             )
         ]
         indexes = [models.Index(fields=["scheme", "value"], name="external_id_lookup")]
@@ -324,3 +339,39 @@ class AssetImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row_number}: {self.outcome}"
+
+
+class CatalogueEntry(models.Model):
+    """The central operator's change to one value of the asset catalogue (a controlled-list
+    value, an external identifier scheme or a category): the table merged over
+    ``categories.toml`` as an overlay (``catalogue_store``). Values are added, relabelled or
+    retired, never deleted: an asset keeps the code it was registered with."""
+
+    class Section(models.TextChoices):
+        ENERGY_SOURCES = "energy_sources", "Energy sources"
+        CONNECTION_STATUSES = "connection_statuses", "Connection statuses"
+        CONNECTION_TYPES = "connection_types", "Connection types"
+        FLEXIBILITY_DIRECTIONS = "flexibility_directions", "Flexibility directions"
+        VOLTAGE_LEVELS = "voltage_levels", "Voltage levels"
+        EXTERNAL_ID_SCHEMES = "external_id_schemes", "External identifier schemes"
+        CATEGORIES = "categories", "Categories"
+
+    section = models.CharField(max_length=30, choices=Section.choices)
+    code = models.CharField(max_length=40)
+    value = models.JSONField(default=dict)  # the table merged over the file's (label, retired…)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["section", "code"], name="catalogue_entry_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section}.{self.code}"

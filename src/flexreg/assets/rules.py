@@ -16,7 +16,9 @@ listed), never merge:
 - ``similar_serial``: same manufacturer and site (postcode or a shared MPAN core), serial one
   edit away (a character changed, added, removed, or two neighbours swapped).
 
-Every rule counts live assets only: a rejected asset never blocks or flags a registration.
+Every rule counts live assets only: a rejected asset or a draft never blocks or flags a
+registration; a decommissioned asset keeps its serial, EIC and external IDs but no longer
+counts at its site (meter and near rules), so a replacement can be registered.
 :func:`lock_keys` serialises registrations that share a key (transaction-scoped advisory locks
 taken in one order), so of two concurrent registrations of one asset the second waits, then
 sees the first.
@@ -49,7 +51,10 @@ EARTH_RADIUS_M: Final = 6_371_000.0
 METRES_PER_DEGREE: Final = 111_320.0
 DEFAULT_NEAR_CAPACITY_PCT: Final = Decimal("10")
 DEFAULT_NEAR_METRES: Final = 100.0
-LIVE: Final = ~Q(status=AssetStatus.REJECTED)
+#: Assets whose keys are claimed (serial, EIC, external IDs): not rejected, not a draft.
+LIVE: Final = ~Q(status__in=[AssetStatus.REJECTED, AssetStatus.DRAFT])
+#: Assets in service at their site (meter rule, near rules): live and not decommissioned.
+IN_SERVICE: Final = LIVE & ~Q(status=AssetStatus.DECOMMISSIONED)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,10 @@ def _live() -> QuerySet[Asset]:
     return Asset.objects.filter(LIVE)
 
 
+def _in_service() -> QuerySet[Asset]:
+    return Asset.objects.filter(IN_SERVICE)
+
+
 def serial_taken(asset: CleanAsset) -> list[Collision]:
     if not asset.serial_key:
         return []
@@ -135,8 +144,8 @@ def external_ids_taken(asset: CleanAsset, catalogue: Catalogue) -> list[Collisio
     for scheme, value in wanted:
         match |= Q(scheme=scheme, value=value)
     rows = (
-        AssetExternalId.objects.filter(match, is_unique=True)
-        .exclude(asset__status=AssetStatus.REJECTED)
+        AssetExternalId.objects.filter(match, is_unique=True, claimed=True)
+        .exclude(asset__status__in=[AssetStatus.REJECTED, AssetStatus.DRAFT])
         .order_by("asset__asset_id")
         .values_list("asset_id", "asset__asset_id", "scheme", "value")[:MAX_CANDIDATES]
     )
@@ -161,7 +170,7 @@ def meter_taken(asset: CleanAsset) -> list[Collision]:
         )
     else:
         return []
-    found = _live().filter(where, serial_key="", category=asset.category)
+    found = _in_service().filter(where, serial_key="", category=asset.category)
     return [Collision("meter", path, pk, aid) for pk, aid in _ids(found)]
 
 
@@ -194,7 +203,9 @@ def near_metres() -> float:
 
 def _similar(asset: CleanAsset) -> QuerySet[Asset]:
     low, high = capacity_band(asset.installed_kw)
-    return _live().filter(category=asset.category, installed_kw__gte=low, installed_kw__lte=high)
+    return _in_service().filter(
+        category=asset.category, installed_kw__gte=low, installed_kw__lte=high
+    )
 
 
 def same_postcode(asset: CleanAsset) -> list[NearMatch]:
@@ -284,7 +295,7 @@ def similar_serial(asset: CleanAsset) -> list[NearMatch]:
     if not asset.serial_key:
         return []
     rows = (
-        _live()
+        _in_service()
         .filter(same_site(asset), manufacturer_key=asset.manufacturer_key or "")
         .exclude(serial_key="")
         .order_by("serial_key", "pk")

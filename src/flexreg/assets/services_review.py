@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from flexreg.assets.models import Asset, AssetStatus, DuplicateFlag
+from flexreg.assets.models import Asset, AssetExternalId, AssetStatus, DuplicateFlag
 from flexreg.core import audit, permissions
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError
@@ -41,6 +41,8 @@ def decide(acting: Acting, asset: Asset, decision: str, reason: str) -> Asset:
     DuplicateFlag.objects.filter(asset=asset, resolved_at__isnull=True).update(
         resolved_at=asset.updated_at
     )
+    if asset.status == AssetStatus.REJECTED:
+        AssetExternalId.objects.filter(asset=asset).update(claimed=False)
     audit.record(
         acting,
         f"asset.{decision}",

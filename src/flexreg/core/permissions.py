@@ -166,6 +166,11 @@ CATALOGUE: dict[str, Permission] = {
         ),
         Permission("assets:read_all", "Read every asset's full record.", OVERSIGHT),
         Permission(
+            "asset_catalogue:manage",
+            "Add, relabel, retire and restore asset categories and controlled-list values.",
+            OPERATOR,
+        ),
+        Permission(
             "assets:review",
             "Decide assets in query (authenticity failures, possible duplicates).",
             OPERATOR,

@@ -125,6 +125,11 @@ class Api:
             f"/api/v1{path}", body, content_type="application/json", headers=self._headers(headers)
         )
 
+    def put(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        return self.client.put(
+            f"/api/v1{path}", body, content_type="application/json", headers=self._headers(headers)
+        )
+
     def delete(self, path: str) -> Any:
         return self.client.delete(f"/api/v1{path}", headers=self._headers())
 

@@ -416,6 +416,8 @@ def test_matrix(world: World, scenario: Scenario) -> None:
                 response = client.post(path, body)
             elif method == "PATCH":
                 response = client.patch(path, body)
+            elif method == "PUT":
+                response = client.put(path, body)
             else:
                 response = client.delete(path)
             transaction.set_rollback(True)

@@ -11,8 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
 from flexreg.accounts.api_auth import requires
-from flexreg.assets import policies, selectors, services
+from flexreg.assets import policies, ratelimits, selectors, services
 from flexreg.assets.schemas import (
+    AssetDraft,
     AssetFilters,
     AssetFull,
     AssetPage,
@@ -81,14 +82,23 @@ def list_assets(request: HttpRequest, filters: Query[AssetFilters]) -> AssetPage
     "/lookup",
     response=LookupOut,
     summary="Is this asset registered already? (by MPAN, serial, external ID or EIC)",
+    description=(
+        "Limited per acting membership (ASSET_LOOKUP_RATE, default 120 a minute): past it, "
+        "429 rate_limited with Retry-After."
+    ),
 )
 @requires_read
 def lookup(request: HttpRequest, body: LookupIn) -> LookupOut:
+    ratelimits.check_lookup(acting_of(request))  # 429 past ASSET_LOOKUP_RATE (no probing)
     matches = selectors.lookup(acting_of(request), body.keys())
     return LookupOut(registered=bool(matches), matches=[match_out(m) for m in matches])
 
 
-@router.get("/{asset_id}", response=AssetFull | AssetPublic, summary="An asset you may see")
+@router.get(
+    "/{asset_id}",
+    response=AssetFull | AssetDraft | AssetPublic,
+    summary="An asset you may see (a draft: only the participant that saved it)",
+)
 @requires_read
 def get_asset(request: HttpRequest, asset_id: str) -> Any:
     acting = acting_of(request)

@@ -89,7 +89,7 @@ def requires_import_read(view: F) -> F:
 def start_import(request: HttpRequest, response: HttpResponse) -> Status[AssetImportOut]:
     batch, created = services_imports.start(acting_of(request), http_imports.uploaded_file(request))
     response["Location"] = f"/api/v1/asset-imports/{batch.public_id}"
-    return Status(202 if created else 200, import_out(batch))
+    return Status(202 if created else 200, import_out(batch, selectors.validation(batch)))
 
 
 @router.get(
@@ -98,15 +98,23 @@ def start_import(request: HttpRequest, response: HttpResponse) -> Status[AssetIm
     openapi_extra=_csv_download("The header row of the category's CSV template."),
 )
 @requires(PUBLIC)
-def template(request: HttpRequest, category: str) -> StreamingHttpResponse:
-    code, columns = selectors.template_columns(category)
+def template(request: HttpRequest, category: str, role: str | None = None) -> StreamingHttpResponse:
+    """``role`` (default: the caller's acting role, if it registers assets) adds that role's
+    own columns, ``role_details.<name>`` (its asset rules); a category the role may not
+    register is not found."""
+    acting_role = acting_of(request).role
+    default = acting_role if acting_role in permissions.ASSET_REGISTRANTS else None
+    code, columns = selectors.template_columns(
+        category, role=(role or "").strip().upper()[:30] or default
+    )
     return http_imports.csv_response(columns, [], f"flexreg-assets-{code.lower()}.csv")
 
 
 @router.get("/{import_id}", response=AssetImportOut, summary="An import's progress")
 @requires_import_read
 def get_import(request: HttpRequest, import_id: str) -> AssetImportOut:
-    return import_out(selectors.import_for(acting_of(request), import_id))
+    batch = selectors.import_for(acting_of(request), import_id)
+    return import_out(batch, selectors.validation(batch))
 
 
 @router.get(

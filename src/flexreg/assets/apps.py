@@ -9,4 +9,4 @@ class AssetsConfig(AppConfig):
 
     def ready(self) -> None:
         # Periodic jobs (retries, resumed imports) and system checks register on import.
-        from flexreg.assets import tasks, tasks_imports  # noqa: F401
+        from flexreg.assets import role_rules, tasks, tasks_imports  # noqa: F401

@@ -22,6 +22,12 @@ Flow (docs/decisions/0016-asset-authenticity.md):
    duplicate) stays there with the checks' outcome added to its reason; an asset the
    operator has decided (or rejected, decommissioned) is not moved. The registrant is told
    (``assets.validated``).
+4. Bulk registration (:func:`start_many`) works set-wise: the checks of a batch of assets are
+   inserted at once and, where none waits for a service (none configured: development), the
+   assets are concluded at once (one ``UPDATE``, one audit event per batch). Imported assets
+   are not told one by one: once the import is done and the last of its assets has left
+   ``pending_validation``, :func:`conclude_import` tells the importer's users once
+   (``assets.import_validated``, with the counts per status).
 
 Services are configured with ``ASSET_<SERVICE>_URL`` settings (``validators``); an unset URL
 means that check is recorded ``skipped`` ("not configured") and does not hold the asset back.
@@ -29,21 +35,24 @@ means that check is recorded ``skipped`` ("not configured") and does not hold th
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import functools
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from django.conf import settings
 from django.core.checks import Tags, register
 from django.core.checks import Warning as CheckWarning
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from flexreg.assets.models import Asset, AssetCheck, AssetLink, AssetStatus
+from flexreg.assets.models import Asset, AssetCheck, AssetImport, AssetLink, AssetStatus
 from flexreg.assets.validators import VALIDATORS
 from flexreg.assets.validators.base import (
     DOWN_CODES,
@@ -54,6 +63,7 @@ from flexreg.assets.validators.base import (
 )
 from flexreg.core import audit
 from flexreg.core.acting import Acting
+from flexreg.core.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +75,11 @@ PROBLEMS: Final = frozenset({S.FAILED, S.NOT_FOUND})
 #: Asset states in which checks still decide something.
 OPEN_STATES: Final = frozenset({AssetStatus.PENDING_VALIDATION, AssetStatus.QUERY})
 VALIDATED_KIND: Final = "assets.validated"
+#: One notice per import once every check of its assets has concluded (``conclude_import``).
+IMPORT_VALIDATED_KIND: Final = "assets.import_validated"
+#: The import's audit event written with that notice: it marks the import told.
+IMPORT_VALIDATED_ACTION: Final = "asset_import.validated"
+IMPORT_OBJECT_TYPE: Final = "asset_import"
 #: A check still pending this long after it was created lost its task: the sweep runs it.
 LOST_TASK_AFTER: Final = dt.timedelta(minutes=10)
 #: Checks handled per sweep (the rest wait for the next one, five minutes later).
@@ -154,6 +169,8 @@ def facts_of(
 ) -> AssetFacts:
     """The asset's facts for the validators; ``links`` ((participant ID, consent reference)
     of its links in force) when the caller fetched them for many assets at once."""
+    if asset.installed_kw is None:
+        raise ValueError(f"{asset.asset_id} is a draft: it has no facts to check")
     if links is None:
         links = list(
             AssetLink.objects.filter(_in_force(now or timezone.now()), asset=asset).values_list(
@@ -265,11 +282,14 @@ def start_many(asset_pks: Iterable[int]) -> int:
     """:func:`start` for many assets (bulk registration), set-wise: the checks of up to
     ``START_BATCH`` assets are written with one insert, one audit event per batch names the
     assets, and the pending checks are queued ``TASK_BATCH`` to a task
-    (``tasks.run_checks``). Returns how many checks were queued. Idempotent."""
+    (``tasks.run_checks``). Assets none of whose checks waits for a service (none is
+    configured, or none applies) are concluded set-wise too (:func:`_conclude_many`). Returns
+    how many checks were queued. Idempotent."""
     pks = sorted(set(asset_pks))
     queued = 0
-    for first in range(0, len(pks), START_BATCH):
-        queued += _start_batch(pks[first : first + START_BATCH])
+    with _checking_imports():
+        for first in range(0, len(pks), START_BATCH):
+            queued += _start_batch(pks[first : first + START_BATCH])
     return queued
 
 
@@ -278,6 +298,7 @@ def _start_batch(pks: list[int]) -> int:
         now = timezone.now()
         assets = list(
             Asset.objects.select_for_update(of=("self",))
+            .select_related("registered_by")
             .filter(pk__in=pks, status__in=OPEN_STATES)
             .order_by("pk")
         )
@@ -319,9 +340,7 @@ def _start_batch(pks: list[int]) -> int:
             .values_list("pk", "asset_id", "status")
         )
         waiting = {asset_pk for _, asset_pk, _ in open_checks}
-        for asset in assets:
-            if asset.pk not in waiting:
-                _conclude(asset.pk, now)  # every check skipped (or done)
+        _conclude_many([a for a in assets if a.pk not in waiting], now)  # all skipped (or done)
         pending = [pk for pk, _, status in open_checks if status == S.PENDING]
         transaction.on_commit(lambda: enqueue_batches(pending))
     return len(pending)
@@ -544,17 +563,9 @@ def _without_checks(reason: str) -> str:
     return (reason[:at] if at >= 0 else reason).rstrip()
 
 
-def _conclude(asset_pk: int, now: dt.datetime) -> str | None:
-    """Move the asset once every check has concluded; returns its new status (None when
-    nothing changed)."""
-    asset = (
-        Asset.objects.select_for_update(of=("self",))
-        .select_related("registered_by")
-        .get(pk=asset_pk)
-    )
-    checks = list(asset.checks.order_by("pk"))
-    if not checks or any(c.status not in CONCLUDED for c in checks):
-        return None
+def _outcome(asset: Asset, checks: list[AssetCheck]) -> tuple[str, str] | None:
+    """(status, status_reason) the asset moves to once every one of its checks has concluded
+    (``checks``: all of them, or only those that did not pass); None when nothing changes."""
     problems = any(c.status in PROBLEMS for c in checks)
     summary = _summary(checks)
     if asset.status == AssetStatus.PENDING_VALIDATION:
@@ -569,9 +580,25 @@ def _conclude(asset_pk: int, now: dt.datetime) -> str | None:
         return None
     if new_status == asset.status and new_reason == asset.status_reason:
         return None
+    return str(new_status), new_reason
+
+
+def _conclude(asset_pk: int, now: dt.datetime) -> str | None:
+    """Move the asset once every check has concluded; returns its new status (None when
+    nothing changed)."""
+    asset = (
+        Asset.objects.select_for_update(of=("self",))
+        .select_related("registered_by")
+        .get(pk=asset_pk)
+    )
+    checks = list(asset.checks.order_by("pk"))
+    if not checks or any(c.status not in CONCLUDED for c in checks):
+        return None
+    moved = _outcome(asset, checks)
+    if moved is None:
+        return None
     before = {"status": asset.status, "status_reason": asset.status_reason}
-    asset.status = new_status
-    asset.status_reason = new_reason
+    asset.status, asset.status_reason = moved
     asset.updated_at = now
     asset.save(update_fields=["status", "status_reason", "updated_at"])
     audit.record(
@@ -585,7 +612,79 @@ def _conclude(asset_pk: int, now: dt.datetime) -> str | None:
         only_changed=False,
     )
     _tell_registrant(asset, checks)
-    return str(new_status)
+    if asset.import_batch_id is not None:
+        _import_touched(asset.import_batch_id)
+    return str(asset.status)
+
+
+#: One statement moves a batch of assets, each to its own status and reason.
+_CONCLUDE_MANY_SQL: Final = f"""
+UPDATE "{Asset._meta.db_table}" AS a
+   SET status = v.status, status_reason = v.reason, updated_at = %s
+  FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, reason)
+ WHERE a.id = v.id
+"""  # noqa: S608 (the table's own name; the values are parameters)
+
+
+def _conclude_many(assets: list[Asset], now: dt.datetime) -> None:
+    """:func:`_conclude` for many assets, set-wise: ``assets`` are locked by the caller (with
+    ``registered_by``) and every check of theirs has concluded. One query reads the checks
+    that did not pass, one ``UPDATE`` moves each asset to its outcome and one audit event
+    (``asset_batch``) records every move with its reason. Registrants of assets registered
+    one by one are told as :func:`_conclude` tells them; imported assets are told per import
+    (:func:`conclude_import`)."""
+    if not assets:
+        return
+    problems: dict[int, list[AssetCheck]] = defaultdict(list)
+    for check in AssetCheck.objects.filter(
+        asset_id__in=[a.pk for a in assets], status__in=PROBLEMS
+    ).order_by("pk"):
+        problems[check.asset_id].append(check)
+    moves: list[tuple[Asset, str, str]] = []
+    for asset in assets:
+        moved = _outcome(asset, problems[asset.pk])
+        if moved is not None:
+            moves.append((asset, *moved))
+    if not moves:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            _CONCLUDE_MANY_SQL,
+            [
+                now,
+                [a.pk for a, _, _ in moves],
+                [status for _, status, _ in moves],
+                [reason for _, _, reason in moves],
+            ],
+        )
+    transitions: dict[str, list[str]] = defaultdict(list)
+    for asset, status, _ in moves:
+        transitions[f"{asset.status}->{status}"].append(asset.asset_id)
+    registrants = {asset.registered_by.participant_id for asset, _, _ in moves}
+    audit.record(
+        SYSTEM,
+        "asset.authenticity_concluded",
+        object_type="asset_batch",
+        object_id=f"{moves[0][0].asset_id}..{moves[-1][0].asset_id}",
+        subject_participant_id=next(iter(registrants)) if len(registrants) == 1 else "",
+        after={
+            "assets": len(moves),
+            "transitions": dict(transitions),
+            "status_reasons": {asset.asset_id: reason for asset, _, reason in moves if reason},
+        },
+        only_changed=False,
+    )
+    for asset, status, reason in moves:
+        asset.status, asset.status_reason, asset.updated_at = status, reason, now
+    singles = [asset for asset, _, _ in moves if asset.import_batch_id is None]
+    if singles:
+        checks_of: dict[int, list[AssetCheck]] = defaultdict(list)
+        for check in AssetCheck.objects.filter(asset_id__in=[a.pk for a in singles]).order_by("pk"):
+            checks_of[check.asset_id].append(check)
+        for asset in singles:
+            _tell_registrant(asset, checks_of[asset.pk])
+    for import_pk in sorted({a.import_batch_id for a, _, _ in moves if a.import_batch_id}):
+        _import_touched(import_pk)
 
 
 # --- telling the registrant -----------------------------------------------------------------
@@ -594,23 +693,27 @@ def _conclude(asset_pk: int, now: dt.datetime) -> str | None:
 def registrant_recipients(asset: Asset) -> list[int]:
     """The registering role's members who may see assets, and the person who registered it
     (else the participant's Authorised Persons)."""
+    return _role_recipients(asset.registered_by_id, asset.registered_by_role, asset.created_by_id)
+
+
+def _role_recipients(participant_pk: int, role: str, user_id: int | None) -> list[int]:
     from flexreg.participants import selectors_recipients
     from flexreg.participants.models import ParticipantRole
 
     users: set[int] = set()
     held = (
         ParticipantRole.objects.select_related("participant")
-        .filter(participant_id=asset.registered_by_id, role=asset.registered_by_role)
+        .filter(participant_id=participant_pk, role=role)
         .first()
     )
     if held is not None:
         users.update(selectors_recipients.role_members(held, "assets:read"))
-    if asset.created_by_id is not None:
+    if user_id is not None:
         from django.contrib.auth import get_user_model
 
-        if get_user_model().objects.filter(pk=asset.created_by_id, is_active=True).exists():
-            users.add(asset.created_by_id)
-    return sorted(users) or selectors_recipients.authorised_persons(asset.registered_by_id)
+        if get_user_model().objects.filter(pk=user_id, is_active=True).exists():
+            users.add(user_id)
+    return sorted(users) or selectors_recipients.authorised_persons(participant_pk)
 
 
 def _tell_registrant(asset: Asset, checks: list[AssetCheck]) -> None:
@@ -618,7 +721,7 @@ def _tell_registrant(asset: Asset, checks: list[AssetCheck]) -> None:
     from flexreg.notifications.services import notify
 
     if asset.import_batch_id is not None:
-        return  # bulk registration: see batch_outcome (one notice per asset would flood)
+        return  # bulk registration: told once per import (conclude_import), not per asset
     if VALIDATED_KIND not in kinds.KINDS:
         logger.warning(
             "notification kind %s is not in the catalogue: the registrant of %s is not told",
@@ -667,13 +770,14 @@ def run_batch(check_pks: Iterable[int], now: dt.datetime | None = None) -> dict[
     down: dict[str, ServiceUnavailable] = {}
     clients: dict[str, ServiceClient] = {}
     try:
-        for pk in check_pks:
-            try:
-                with transaction.atomic():  # one broken check must not spoil the batch
-                    counts[run(pk, now=now, down=down, clients=clients)] += 1
-            except Exception:
-                logger.exception("asset authenticity check %s failed", pk)
-                counts["crashed"] += 1
+        with _checking_imports():  # an import is looked at once per batch, not per asset
+            for pk in check_pks:
+                try:
+                    with transaction.atomic():  # one broken check must not spoil the batch
+                        counts[run(pk, now=now, down=down, clients=clients)] += 1
+                except Exception:
+                    logger.exception("asset authenticity check %s failed", pk)
+                    counts["crashed"] += 1
     finally:
         for client in clients.values():
             client.close()
@@ -681,13 +785,165 @@ def run_batch(check_pks: Iterable[int], now: dt.datetime | None = None) -> dict[
 
 
 def batch_outcome(import_pk: int) -> dict[str, int]:
-    """How the assets of a bulk registration stand (``{status: count}``): imported assets are
-    not told one by one; the import's page and progress resource show this instead."""
+    """How the assets of a bulk registration stand (``{status: count}``, one grouped query):
+    imported assets are not told one by one; the import's page and progress resource show
+    this, and :func:`conclude_import` tells the importer once at the end."""
     return dict(
         Asset.objects.filter(import_batch_id=import_pk)
         .values_list("status")
         .annotate(n=Count("pk"))
         .values_list("status", "n")
+    )
+
+
+# --- an import's assets all checked: telling the importer once --------------------------------
+
+#: Imports whose assets concluded inside a :func:`_checking_imports` block (None outside one).
+_touched_imports: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar(
+    "assets_touched_imports", default=None
+)
+
+
+def _import_touched(import_pk: int) -> None:
+    """An asset of the import concluded: look at the import once this transaction commits
+    (inside a :func:`_checking_imports` block: once, after the block)."""
+    collecting = _touched_imports.get()
+    if collecting is not None:
+        collecting.add(import_pk)
+    else:
+        transaction.on_commit(functools.partial(conclude_import, import_pk), robust=True)
+
+
+@contextlib.contextmanager
+def _checking_imports() -> Iterator[None]:
+    """Collect the imports whose assets conclude inside the block and look at each once after
+    it (after the commit of the transaction around it, if any): a batch of checks or a bulk
+    start concludes many assets of one import."""
+    if _touched_imports.get() is not None:
+        yield  # an enclosing block looks at them
+        return
+    touched: set[int] = set()
+    token = _touched_imports.set(touched)
+    try:
+        yield
+    finally:
+        _touched_imports.reset(token)
+    for import_pk in sorted(touched):
+        transaction.on_commit(functools.partial(conclude_import, import_pk), robust=True)
+
+
+def import_validated_at(public_id: str) -> dt.datetime | None:
+    """When the importer was told that every check of the import's assets had concluded
+    (its ``asset_import.validated`` audit event); None until then."""
+    return (
+        AuditEvent.objects.filter(
+            object_type=IMPORT_OBJECT_TYPE, object_id=public_id, action=IMPORT_VALIDATED_ACTION
+        )
+        .order_by("seq")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+
+
+def _assets_pending(import_pk: int) -> bool:
+    """Whether an asset of the import still waits for its checks (``pending_validation``).
+
+    Asked of the assets rather than of their checks: its cost is bounded by the import's size
+    (its ``import_batch`` index) whatever the size of the check table, where a query on the
+    open checks joined to the import was planned as a merge join over every check."""
+    return Asset.objects.filter(
+        import_batch_id=import_pk, status=AssetStatus.PENDING_VALIDATION
+    ).exists()
+
+
+def conclude_import(import_pk: int) -> bool:
+    """Tell the importer's users, once, that the authenticity checks of an import's assets
+    have all concluded: the import is done and none of its assets waits in
+    ``pending_validation`` any more (every one is ``verified`` or ``query``, or was decided
+    since). An asset flagged as a possible duplicate is in ``query`` from the start: the
+    outcome of its checks changes no count, so it is not waited for. One notification
+    (``assets.import_validated``, emailed by the recipients' choice) with the counts per
+    status and a link to the import's page goes to the importing role's members who may see
+    assets and the person who uploaded the file.
+
+    Idempotent and safe under concurrency: called after each commit that concluded one of its
+    assets (so whichever commits last sees them all concluded) and when the import finishes,
+    it decides under the import's row lock, and the audit event ``asset_import.validated`` it
+    writes with the notice marks the import told (the notice's dedupe key guards each
+    recipient too). Returns True when it told them now."""
+    public_id = (
+        AssetImport.objects.filter(pk=import_pk, status=AssetImport.Status.DONE)
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if public_id is None or import_validated_at(str(public_id)) or _assets_pending(import_pk):
+        return False
+    with transaction.atomic():
+        batch = (
+            AssetImport.objects.select_for_update(of=("self",))
+            .select_related("participant")
+            .filter(pk=import_pk, status=AssetImport.Status.DONE)
+            .first()
+        )
+        if batch is None or import_validated_at(str(batch.public_id)):
+            return False
+        counts = batch_outcome(import_pk)
+        if not counts or counts.get(AssetStatus.PENDING_VALIDATION):
+            return False  # nothing registered, or an asset concluded back meanwhile
+        audit.record(
+            SYSTEM,
+            IMPORT_VALIDATED_ACTION,
+            object_type=IMPORT_OBJECT_TYPE,
+            object_id=str(batch.public_id),
+            subject_participant_id=batch.participant.participant_id,
+            after={"assets": dict(sorted(counts.items()))},
+            only_changed=False,
+        )
+        _tell_importer(batch, counts)
+    return True
+
+
+#: The order and wording of the counts in the importer's notice.
+IMPORT_STATUS_LABELS: Final = (
+    (AssetStatus.VERIFIED, "Verified"),
+    (AssetStatus.QUERY, "In query: with the central operator"),
+    (AssetStatus.REJECTED, "Rejected by the central operator"),
+    (AssetStatus.DECOMMISSIONED, "Decommissioned"),
+)
+
+
+def _tell_importer(batch: AssetImport, counts: dict[str, int]) -> None:
+    from flexreg.notifications import kinds
+    from flexreg.notifications.services import notify
+
+    if IMPORT_VALIDATED_KIND not in kinds.KINDS:
+        logger.warning(
+            "notification kind %s is not in the catalogue: the importer of %s is not told",
+            IMPORT_VALIDATED_KIND,
+            batch.public_id,
+        )
+        return
+    total = sum(counts.values())
+    verified = counts.get(AssetStatus.VERIFIED, 0)
+    notify(
+        IMPORT_VALIDATED_KIND,
+        _role_recipients(batch.participant_id, batch.role, batch.created_by_id),
+        subject=f"Checks finished for your upload: {verified:,} of {total:,} assets verified",
+        context={
+            "file_name": batch.file_name,
+            "uploaded_at": batch.created_at,
+            "total": total,
+            "verified": verified,
+            "query": counts.get(AssetStatus.QUERY, 0),
+            "counts": [
+                {"label": label, "count": counts[status]}
+                for status, label in IMPORT_STATUS_LABELS
+                if counts.get(status)
+            ],
+        },
+        link=f"/assets/imports/{batch.public_id}/",
+        participant_id=batch.participant.participant_id,
+        dedupe_key=f"{IMPORT_VALIDATED_KIND}:{batch.public_id}",
     )
 
 
@@ -709,12 +965,15 @@ def due_checks(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
 
 __all__ = [
     "CONCLUDED",
+    "IMPORT_VALIDATED_KIND",
     "VALIDATED_KIND",
     "backoff",
     "batch_outcome",
+    "conclude_import",
     "due_checks",
     "facts_of",
     "give_up_after",
+    "import_validated_at",
     "record",
     "registrant_recipients",
     "run",

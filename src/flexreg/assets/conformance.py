@@ -75,6 +75,7 @@ __all__ = [
     "ExternalId",
     "Validator",
     "csv_columns",
+    "csv_columns_by_category",
     "flatten_csv_row",
     "manufacturer_key",
     "resolve_dno",
@@ -1569,7 +1570,11 @@ def csv_columns(category: str, catalogue: Catalogue | None = None) -> tuple[str,
     return tuple(c for c in ALL_CSV_COLUMNS if c not in forbidden)
 
 
-def _csv_columns_by_category(catalogue: Catalogue) -> Mapping[str, tuple[str, ...]]:
+def csv_columns_by_category(catalogue: Catalogue | None = None) -> Mapping[str, tuple[str, ...]]:
+    """Category in use -> the columns of its CSV template. Pass the catalogue in force
+    (``catalogue_store.current_catalogue()``, with the operator's categories and retirements);
+    without one, the file's catalogue alone."""
+    catalogue = catalogue or default_catalogue()
     return MappingProxyType(
         {
             code: csv_columns(code, catalogue)
@@ -1579,8 +1584,10 @@ def _csv_columns_by_category(catalogue: Catalogue) -> Mapping[str, tuple[str, ..
     )
 
 
-#: Category -> the columns of its CSV template (default catalogue, categories in use).
-CSV_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = _csv_columns_by_category(default_catalogue())
+#: Category -> the columns of its CSV template, for the file's catalogue alone (fixed at import).
+#: Templates offered to registrants follow the catalogue in force: ``csv_columns_by_category``
+#: (or ``csv_columns``) with ``catalogue_store.current_catalogue()``.
+CSV_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = csv_columns_by_category(default_catalogue())
 
 
 def _split_external_ids(cell: str) -> list[dict[str, str]]:

@@ -30,6 +30,7 @@ GROUPS: Final[tuple[tuple[str, str], ...]] = (
     ("network", "Network connection"),
     ("dates", "Dates"),
     ("contract", "Your contract"),
+    ("role", "What your role must tell us"),
 )
 
 
@@ -40,12 +41,13 @@ class Spec:
     path: str
     label: str
     group: str
-    kind: str = "text"  # text | textarea | radios | yesno | date
+    kind: str = "text"  # text | textarea | radios | yesno | date | confirm
     hint: str = ""
     width: str = ""
     inputmode: str = ""
     autocomplete: str = ""
     choices_from: str = ""  # a controlled list (or "energy_sources" of the category)
+    options: tuple[str, ...] = ()  # a role field's own choices (a select field)
 
 
 _KW = "govuk-input--width-10"
@@ -203,6 +205,30 @@ def html_id(path: str) -> str:
     return path.replace(".", "-")
 
 
+#: How a role's extra field (a rule set field spec) is shown, by its type.
+_ROLE_KINDS: Final[Mapping[str, str]] = {"date": "date", "select": "radios", "confirm": "confirm"}
+_ROLE_INPUTMODES: Final[Mapping[str, str]] = {
+    "number": "decimal",
+    "phone": "tel",
+    "email": "email",
+    "url": "url",
+}
+
+
+def role_spec(field_spec: Mapping[str, Any]) -> Spec:
+    """The form's view of one of the acting role's extra fields (``role_details.<name>``)."""
+    ftype = str(field_spec.get("type", "text"))
+    return Spec(
+        f"role_details.{field_spec['name']}",
+        str(field_spec["label"]),
+        "role",
+        kind=_ROLE_KINDS.get(ftype, "text"),
+        hint=str(field_spec.get("hint") or ""),
+        inputmode=_ROLE_INPUTMODES.get(ftype, ""),
+        options=tuple(field_spec.get("options") or ()),
+    )
+
+
 @dataclass
 class BoundField:
     spec: Spec
@@ -257,6 +283,8 @@ def _choices(
 ) -> list[tuple[str, str, str]]:
     if spec.kind == "yesno":
         return [(v, label, "") for v, label in YES_NO]
+    if spec.options:
+        return [(o, o, "") for o in spec.options]
     if not spec.choices_from:
         return []
     if spec.choices_from == "energy":
@@ -269,10 +297,15 @@ def _choices(
 
 
 class AssetForm:
-    """The registration form of one category, bound to a POST (or to defaults)."""
+    """The registration form of one category, bound to a POST (or to defaults), with the
+    acting role's extra fields (``role_fields``: its asset rules' field specs) last."""
 
     def __init__(
-        self, catalogue: Catalogue, category: str, data: Mapping[str, Any] | None = None
+        self,
+        catalogue: Catalogue,
+        category: str,
+        data: Mapping[str, Any] | None = None,
+        role_fields: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.catalogue = catalogue
         self.category = category
@@ -286,6 +319,12 @@ class AssetForm:
             bound = BoundField(
                 spec, presence == "required", choices=_choices(spec, self.schema, catalogue)
             )
+            bound.value = self._value(spec, data)
+            self.fields.append(bound)
+        for field_spec in role_fields:
+            spec = role_spec(field_spec)
+            required = bool(field_spec.get("required", True)) or spec.kind == "confirm"
+            bound = BoundField(spec, required, choices=_choices(spec, self.schema, catalogue))
             bound.value = self._value(spec, data)
             self.fields.append(bound)
         self.by_path = {f.spec.path: f for f in self.fields}
@@ -354,3 +393,35 @@ class AssetForm:
     def add_summary(self, text: str, href: str | None = None) -> None:
         first = f"#{self.fields[0].anchor}" if self.fields else "#main-content"
         self.summary.insert(0, {"href": href or first, "text": text, "code": ""})
+
+
+def form_data(
+    record: Mapping[str, Any], role_fields: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, str]:
+    """A record (a saved draft's) as the form's POST data, to show it again: the inverse of
+    :meth:`AssetForm.record` for the fields the form has (others are kept in the draft only),
+    the acting role's extra fields (``role_fields``) included."""
+    data: dict[str, str] = {}
+    for spec in (*SPECS, *(role_spec(f) for f in role_fields)):
+        value: Any = record
+        for part in spec.path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is None:
+            continue
+        if spec.kind == "date":
+            year, _, rest = str(value).partition("-")
+            month, _, day = rest.partition("-")
+            data.update(
+                {f"{spec.path}-year": year, f"{spec.path}-month": month, f"{spec.path}-day": day}
+            )
+        elif isinstance(value, bool):
+            data[spec.path] = "yes" if value else "no"
+        elif spec.path == "external_ids" and isinstance(value, list):
+            data[spec.path] = "; ".join(
+                f"{item.get('scheme', '')}:{item.get('value', '')}"
+                for item in value
+                if isinstance(item, Mapping)
+            )
+        else:
+            data[spec.path] = str(value)
+    return data

@@ -5,8 +5,9 @@ A thread reads and validates the next chunks (pure Python, never the database) w
 chunks are in the database, on :func:`workers` connections at once, each chunk in its own
 transaction:
 
-1. every record is validated in Python (one ``conformance.Validator`` per import), and its
-   duplicate keys, capacity band and columns computed;
+1. every record is validated in Python (one ``conformance.Validator`` per import, and the
+   importing role's asset rules: ``role_rules``, the categories it may register and its extra
+   ``role_details`` fields), and its duplicate keys, capacity band and columns computed;
 2. the valid records are staged with ``COPY`` into a temporary table, each with a primary key
    taken from the table's sequence and a fresh Asset ID made in Python;
 3. the exact duplicate rules (``rules``: manufacturer + serial, EIC, unique external IDs, and
@@ -68,8 +69,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from flexreg.assets import conformance, rules, services
-from flexreg.assets.catalogue import Catalogue, default_catalogue
+from flexreg.assets import conformance, role_rules, rules, services
+from flexreg.assets.catalogue import Catalogue
+from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.conformance import CleanAsset
 from flexreg.assets.models import Asset, AssetImport, AssetStatus
 from flexreg.core import audit
@@ -85,6 +87,9 @@ MAX_ROWS: Final = 100_000
 #: First key of the session advisory lock held while an import runs ("FLXI").
 RUN_LOCK_NAMESPACE: Final = 0x464C_5849
 CONTRACT_REFERENCE: Final = "contract_reference"
+#: The importing role's extra fields (its asset rules): ``role_details.<name>`` CSV columns, or
+#: a ``role_details`` object in JSON Lines; stored on each asset as ``Asset.role_details``.
+ROLE_DETAILS: Final = role_rules.PREFIX
 OBJECT_TYPE: Final = "asset_import"
 
 _STAGE: Final = "flexreg_import_stage"
@@ -132,20 +137,23 @@ def sniff(head: bytes) -> str:
     return "jsonl" if text.startswith(b"{") else "csv"
 
 
-def known_columns() -> frozenset[str]:
-    return frozenset(conformance.ALL_CSV_COLUMNS) | {CONTRACT_REFERENCE}
+def known_columns(role: str | None = None) -> frozenset[str]:
+    """The columns a CSV file may have: the asset's, the link's and the importing role's."""
+    extra = role_rules.rules_for(role).columns if role else ()
+    return frozenset(conformance.ALL_CSV_COLUMNS) | {CONTRACT_REFERENCE, *extra}
 
 
 def _text(handle: IO[bytes]) -> io.TextIOWrapper:
     return io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
 
 
-def check_header(header: list[str] | None) -> None:
-    """A CSV header must name known columns, ``category`` among them."""
+def check_header(header: list[str] | None, role: str | None = None) -> None:
+    """A CSV header must name known columns (``role``'s own among them), ``category`` too."""
     if not header:
         raise FileProblem("asset_import.empty", "The selected file is empty.")
     names = [str(c).strip().lower() for c in header]
-    unknown = [c for c in names if c and c not in known_columns()]
+    known = known_columns(role)
+    unknown = [c for c in names if c and c not in known]
     if "category" not in names:
         raise FileProblem(
             "asset_import.no_header",
@@ -160,14 +168,15 @@ def check_header(header: list[str] | None) -> None:
         )
 
 
-def count_records(handle: IO[bytes], file_format: str) -> int:
-    """Check a whole file can be read (UTF-8, a valid header) and count its records."""
+def count_records(handle: IO[bytes], file_format: str, role: str | None = None) -> int:
+    """Check a whole file can be read (UTF-8, a valid header for the importing ``role``) and
+    count its records."""
     text = _text(handle)
     try:
         if file_format == "jsonl":
             return sum(1 for line in text if line.strip())
         reader = csv.reader(text)
-        check_header(next(reader, None))
+        check_header(next(reader, None), role)
         return sum(1 for row in reader if row)
     except UnicodeDecodeError:
         raise FileProblem(
@@ -501,7 +510,7 @@ class Engine:
     ) -> None:
         self.batch = batch
         self.acting = acting
-        self.catalogue = catalogue or default_catalogue()
+        self.catalogue = catalogue or current_catalogue()
         self.validator = conformance.Validator(self.catalogue, today)
         schemes = self.catalogue.external_id_schemes
         self.unique_schemes = frozenset(c for c, s in schemes.items() if s.unique)
@@ -509,6 +518,8 @@ class Engine:
             services.RELATIONSHIP_BY_ROLE.get(batch.role, services.Relationship.OPERATOR)
         )
         self.read_all = acting.has("assets:read_all")
+        #: The importing role's asset rules (categories it may register, its extra fields).
+        self.role_rules = role_rules.rules_for(batch.role)
         #: The asset columns a row supplies (``services.asset_fields``), known at the first row.
         self.fields: tuple[str, ...] = ()
 
@@ -527,6 +538,8 @@ class Engine:
         band = rules.capacity_band
         metres = rules.near_metres()
         unique = self.unique_schemes
+        role_check = self.role_rules.check
+        catalogue = self.catalogue
         rows: list[_Row] = []
         for number, record in records:
             row = _Row(number)
@@ -536,13 +549,22 @@ class Engine:
                 row.errors = [record.error.as_dict()]
                 continue
             contract_errors: list[FieldError] = []
-            if type(record) is dict and CONTRACT_REFERENCE in record:
-                record = dict(record)
-                row.contract, contract_errors = _contract_reference(record.pop(CONTRACT_REFERENCE))
+            role_errors: list[FieldError] = []
+            details: dict[str, Any] = {}
+            if type(record) is dict:
+                raw_details = None
+                if CONTRACT_REFERENCE in record or ROLE_DETAILS in record:
+                    record = dict(record)
+                    if CONTRACT_REFERENCE in record:
+                        row.contract, contract_errors = _contract_reference(
+                            record.pop(CONTRACT_REFERENCE)
+                        )
+                    raw_details = record.pop(ROLE_DETAILS, None)
+                details, role_errors = role_check(record.get("category"), raw_details, catalogue)
             clean, errors = validate(record)
-            if errors or contract_errors or clean is None:
+            if errors or contract_errors or role_errors or clean is None:
                 row.outcome = "rejected"
-                row.errors = [e.as_dict() for e in (*errors, *contract_errors)]
+                row.errors = [e.as_dict() for e in (*errors, *contract_errors, *role_errors)]
                 continue
             row.clean = clean
             row.outcome = "accepted"
@@ -551,6 +573,7 @@ class Engine:
             if clean.latitude is not None and clean.longitude is not None:
                 row.box = _box(float(clean.latitude), float(clean.longitude), metres)
             values = asset_fields(clean)
+            values[ROLE_DETAILS] = json.dumps(details) if details else "{}"
             if not self.fields:
                 self.fields = tuple(values)
             row.values = tuple(values[name] for name in self.fields)

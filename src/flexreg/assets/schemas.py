@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, RootModel, model_validator
 from pydantic_core import PydanticCustomError
 
 from flexreg.assets import conformance
-from flexreg.assets.catalogue import default_catalogue
+from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.models import Asset, AssetCheck, AssetLink, AssetStatus, DuplicateFlag
 from flexreg.assets.selectors import LookupKeys, Match
 from flexreg.identifiers import EIC, EICType, IdentifierError, MPANCore, Postcode
@@ -66,7 +66,9 @@ class AssetRegistrationIn(RootModel[dict[str, Any]]):
     consumer_consent_reference}, ``network`` {dno, gsp_group, voltage_level, connection_status,
     connection_type, connection_reference}, ``commissioning_date``, ``effective_from``; and,
     for the registrant's link, ``contract_reference`` (a controlling FSP or aggregator's
-    contract with the owner). Conformance returns every error at once with its field path."""
+    contract with the owner); and ``role_details``, an object with the extra fields the
+    registrant's role must give (the rule set's ``[assets.roles.<ROLE>]``, docs/rules.md).
+    Conformance returns every error at once with its field path."""
 
     root: dict[str, Any]
 
@@ -87,7 +89,7 @@ class ExternalIdIn(StrictSchema):
 
     @model_validator(mode="after")
     def _normalise(self) -> ExternalIdIn:
-        spec = default_catalogue().external_id_schemes.get(self.scheme.upper())
+        spec = current_catalogue().external_id_schemes.get(self.scheme.upper())
         if spec is None:
             raise PydanticCustomError("choice.invalid", "Not a known identifier scheme.")
         self.scheme = spec.code
@@ -237,7 +239,14 @@ class AssetFull(Schema):
     network: NetworkOut
     commissioning_date: dt.date | None
     effective_from: dt.date
+    decommissioned_on: dt.date | None = Field(
+        None, description="When it went out of service (status decommissioned)."
+    )
     registered_by: RegistrantOut
+    role_details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The extra information the registrant's role gave (its asset rules).",
+    )
     registered_at: dt.datetime
     updated_at: dt.datetime
     version: int
@@ -246,8 +255,27 @@ class AssetFull(Schema):
     duplicate_flags: list[DuplicateFlagOut]
 
 
+class AssetDraft(Schema):
+    """A registration not submitted yet (only the participant that saved it sees it), or a
+    draft that was discarded (status rejected, record emptied)."""
+
+    view: Literal["draft"] = "draft"
+    asset_id: str
+    status: StatusCode
+    status_reason: str
+    name: str
+    category: str
+    record: dict[str, Any] = Field(
+        description="The record as entered; checked in full only when it is submitted."
+    )
+    registered_by: RegistrantOut
+    saved_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
 class AssetPage(Schema):
-    items: list[AssetFull | AssetPublic]
+    items: list[AssetFull | AssetDraft | AssetPublic]
     next_cursor: str | None
 
 
@@ -265,6 +293,23 @@ class LookupMatchOut(Schema):
 class LookupOut(Schema):
     registered: bool
     matches: list[LookupMatchOut]
+
+
+def draft_out(asset: Asset) -> AssetDraft:
+    return AssetDraft(
+        asset_id=asset.asset_id,
+        status=cast(StatusCode, asset.status),
+        status_reason=asset.status_reason,
+        name=asset.name,
+        category=asset.category,
+        record=asset.draft_record,
+        registered_by=RegistrantOut(
+            participant_id=asset.registered_by.participant_id, role=asset.registered_by_role
+        ),
+        saved_at=asset.created_at,
+        updated_at=asset.updated_at,
+        version=asset.version,
+    )
 
 
 def public_out(asset: Asset) -> AssetPublic:
@@ -310,6 +355,8 @@ def flag_out(flag: DuplicateFlag, *, candidate_visible: bool, detail: bool) -> D
 
 def full_out(asset: Asset, *, visible_candidates: set[int], flag_detail: bool) -> AssetFull:
     a = asset
+    if a.installed_kw is None or a.effective_from is None:
+        raise ValueError(f"{a.asset_id} was never submitted: see draft_out")
     return AssetFull(
         asset_id=a.asset_id,
         status=cast(StatusCode, a.status),
@@ -353,9 +400,11 @@ def full_out(asset: Asset, *, visible_candidates: set[int], flag_detail: bool) -
         ),
         commissioning_date=a.commissioning_date,
         effective_from=a.effective_from,
+        decommissioned_on=a.decommissioned_on,
         registered_by=RegistrantOut(
             participant_id=a.registered_by.participant_id, role=a.registered_by_role
         ),
+        role_details=a.role_details or {},
         registered_at=a.created_at,
         updated_at=a.updated_at,
         version=a.version,

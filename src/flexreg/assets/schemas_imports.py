@@ -9,6 +9,7 @@ from typing import Literal
 from ninja import Schema
 
 from flexreg.assets.models import AssetImport
+from flexreg.assets.selectors_imports import Validation
 
 ImportStatus = Literal["queued", "running", "done", "failed"]
 assert set(ImportStatus.__args__) == set(AssetImport.Status.values)  # type: ignore[attr-defined]
@@ -19,10 +20,27 @@ class AssetImportLinks(Schema):
     results: str
 
 
+class AssetImportValidation(Schema):
+    """The registered assets (rows ``accepted`` or ``flagged``) by status as their
+    authenticity checks conclude: ``pending_validation`` (checks running), ``verified``,
+    ``query`` (with the central operator: a check did not pass, or a possible duplicate),
+    ``rejected`` (by the central operator since), ``decommissioned`` (since).
+    ``concluded_at``: when the last check concluded and the importer was told (null until
+    then)."""
+
+    pending_validation: int
+    verified: int
+    query: int
+    rejected: int
+    decommissioned: int
+    concluded_at: dt.datetime | None
+
+
 class AssetImportOut(Schema):
     """An import's progress: ``percent`` of its rows done; every row ends ``accepted`` (with
     its Asset ID), ``rejected`` (with its errors) or ``flagged`` (registered, in ``query`` as a
-    possible duplicate). ``results`` is the CSV of every row done so far."""
+    possible duplicate). ``results`` is the CSV of every row done so far. ``validation``: how
+    the registered assets stand after their authenticity checks."""
 
     import_id: uuid.UUID
     status: ImportStatus
@@ -35,6 +53,7 @@ class AssetImportOut(Schema):
     accepted: int
     rejected: int
     flagged: int
+    validation: AssetImportValidation
     error: str
     created_at: dt.datetime
     started_at: dt.datetime | None
@@ -50,7 +69,7 @@ def percent(batch: AssetImport) -> int:
     return min(100, batch.processed_rows * 100 // batch.total_rows)
 
 
-def import_out(batch: AssetImport) -> AssetImportOut:
+def import_out(batch: AssetImport, validation: Validation) -> AssetImportOut:
     base = f"/api/v1/asset-imports/{batch.public_id}"
     return AssetImportOut(
         import_id=batch.public_id,
@@ -64,6 +83,14 @@ def import_out(batch: AssetImport) -> AssetImportOut:
         accepted=batch.accepted,
         rejected=batch.rejected,
         flagged=batch.flagged,
+        validation=AssetImportValidation(
+            pending_validation=validation.pending_validation,
+            verified=validation.verified,
+            query=validation.query,
+            rejected=validation.rejected,
+            decommissioned=validation.decommissioned,
+            concluded_at=validation.concluded_at,
+        ),
         error=batch.error,
         created_at=batch.created_at,
         started_at=batch.started_at,

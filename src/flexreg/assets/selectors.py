@@ -26,7 +26,7 @@ from flexreg.assets.models import (
     DuplicateFlag,
 )
 from flexreg.core.acting import Acting
-from flexreg.core.errors import NotFound
+from flexreg.core.errors import DomainError, NotFound
 
 #: What the full view reads of a link (its participant's Participant ID only) and of a flag
 #: (the candidate's Asset ID only).
@@ -89,10 +89,64 @@ def visible(acting: Acting) -> QuerySet[Asset]:
     pk = acting.participant_pk
     qs = Asset.objects.annotate(is_linked=_linked(pk))
     if acting.has(READ_ALL):
-        return qs
+        # Drafts are their registrant's work in progress: not even oversight sees them.
+        return qs.filter(~Q(status=AssetStatus.DRAFT) | Q(registered_by_id=pk))
     if pk is None:
         return Asset.objects.none()
     return qs.filter(Q(registered_by_id=pk) | Q(is_linked=True))
+
+
+def for_update(acting: Acting, asset_id: str) -> Asset:
+    """An asset the caller may see, locked for a change (``SELECT ... FOR UPDATE``); 404
+    otherwise. Whether the caller may change it is the service's rule."""
+    found = (
+        visible(acting)
+        .select_related("registered_by")
+        .select_for_update(of=("self",))
+        .filter(asset_id=_normalise_asset_id(asset_id))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"No asset {asset_id} that you may see.")
+    return found
+
+
+def may_maintain(acting: Acting, asset: Asset) -> bool:
+    """Whether the caller may change an asset it sees (decommission it): the central operator
+    (``assets:review``), or a party linked to it now, not suspended, acting with
+    ``assets:register``."""
+    if acting.has("assets:review"):
+        return True
+    if not acting.has("assets:register") or acting.participant_pk is None:
+        return False
+    return AssetLink.objects.filter(
+        asset=asset,
+        participant_id=acting.participant_pk,
+        valid_during__contains=timezone.now(),
+        suspended_at__isnull=True,
+    ).exists()
+
+
+def own_draft_for_update(acting: Acting, asset_id: str) -> Asset:
+    """A draft the acting participant saved, locked; 404 if there is none it may see, 409
+    (``asset.not_a_draft``) if it is no longer a draft."""
+    found = (
+        Asset.objects.select_related("registered_by")
+        .select_for_update(of=("self",))
+        .filter(asset_id=_normalise_asset_id(asset_id), registered_by_id=acting.participant_pk)
+        .first()
+    )
+    if found is None or acting.participant_pk is None:
+        raise NotFound(f"No draft {asset_id} of yours.")
+    if found.status != AssetStatus.DRAFT:
+        raise DomainError(
+            code="asset.not_a_draft",
+            detail=f"Asset {found.asset_id} is {found.status}, not a draft: it was submitted "
+            "or discarded already.",
+            status=409,
+            title="Conflict with the current state",
+        )
+    return found
 
 
 def _normalise_asset_id(asset_id: str) -> str:
@@ -184,7 +238,10 @@ def _page_keys(
     index in the hope of meeting them."""
     order: Any = Concat(F("asset_id"), Value("")) if selective else "asset_id"
     if acting.has(READ_ALL):
-        return list(qs.order_by(order).values_list("asset_id", "pk")[:size])
+        mine_or_submitted = ~Q(status=AssetStatus.DRAFT) | Q(registered_by_id=acting.participant_pk)
+        return list(
+            qs.filter(mine_or_submitted).order_by(order).values_list("asset_id", "pk")[:size]
+        )
     pk = acting.participant_pk
     if pk is None:
         return []

@@ -10,15 +10,16 @@ docs/decisions/0015-asset-duplicates.md records the rules and the links.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
-from flexreg.assets import conformance, rules, selectors
-from flexreg.assets.catalogue import Catalogue, default_catalogue
+from flexreg.assets import conformance, role_rules, rules, selectors
+from flexreg.assets.catalogue import Catalogue
+from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.conformance import CleanAsset
 from flexreg.assets.models import (
     Asset,
@@ -78,9 +79,20 @@ def register(
     against a foreign-key check at commit); PostgreSQL aborts one of them, which is then run
     again from the start (a fresh transaction, so it sees the winner's row and flags it).
     """
+    return _retrying_deadlocks(lambda: _register_once(acting, record, catalogue))
+
+
+def submit_draft(acting: Acting, asset_id: str, catalogue: Catalogue | None = None) -> Asset:
+    """Submit a draft (``draft`` → ``pending_validation``, or ``query`` when it may duplicate
+    another asset): its record goes through everything a registration does, and the draft's
+    row (and Asset ID) becomes the asset. Every error at once; the draft is left as it was."""
+    return _retrying_deadlocks(lambda: _submit_once(acting, asset_id, catalogue))
+
+
+def _retrying_deadlocks(attempt_once: Callable[[], Asset]) -> Asset:
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            return _register_once(acting, record, catalogue)
+            return attempt_once()
         except OperationalError as exc:
             deadlock = getattr(exc.__cause__, "sqlstate", None) == "40P01"
             # Only a transaction of our own can be run again (not one inside a caller's).
@@ -92,15 +104,42 @@ def register(
 @transaction.atomic
 def _register_once(acting: Acting, record: Mapping[str, Any], catalogue: Catalogue | None) -> Asset:
     permissions.require(acting, REGISTER)
+    return _register_checked(acting, _registrant(acting), record, catalogue, draft=None)
+
+
+@transaction.atomic
+def _submit_once(acting: Acting, asset_id: str, catalogue: Catalogue | None) -> Asset:
+    permissions.require(acting, REGISTER)
     registrant_pk = _registrant(acting)
-    catalogue = catalogue or default_catalogue()
-    clean, contract_reference = _conform(record, catalogue)
+    draft = selectors.own_draft_for_update(acting, asset_id)
+    return _register_checked(acting, registrant_pk, draft.draft_record, catalogue, draft=draft)
+
+
+def _register_checked(
+    acting: Acting,
+    registrant_pk: int,
+    record: Mapping[str, Any],
+    catalogue: Catalogue | None,
+    *,
+    draft: Asset | None,
+) -> Asset:
+    """Conformance, duplicate rules under locks, then the asset (a new row, or the draft's)."""
+    catalogue = catalogue or current_catalogue()
+    clean, contract_reference, role_details = _conform(record, catalogue, acting.role)
     rules.lock(rules.lock_keys(clean, catalogue))
     refuse_duplicates(acting, rules.exact_duplicates(clean, catalogue))
     near = rules.near_matches(clean)
     try:
         with transaction.atomic():
-            asset = _insert(acting, registrant_pk, clean, catalogue, near)
+            asset = _insert(
+                acting,
+                registrant_pk,
+                clean,
+                catalogue,
+                near,
+                draft=draft,
+                role_details=role_details,
+            )
     except IntegrityError as exc:
         # The locks make this rare (another writer that skipped them); the indexes decide.
         if _constraint(exc) not in _DUPLICATE_CONSTRAINTS:
@@ -125,18 +164,25 @@ def _registrant(acting: Acting) -> int:
     return acting.participant_pk
 
 
-def _conform(record: Mapping[str, Any], catalogue: Catalogue) -> tuple[CleanAsset, str]:
-    """The clean asset and the link's contract reference, or every error at once."""
+def _conform(
+    record: Mapping[str, Any], catalogue: Catalogue, role: str | None
+) -> tuple[CleanAsset, str, dict[str, Any]]:
+    """The clean asset, the link's contract reference and the registrant role's details (its
+    rules: ``role_rules``), or every error at once."""
     if not isinstance(record, Mapping):
         raise ValidationFailed([FieldError("", "type_error", "An asset record is a JSON object.")])
     body = dict(record)
     contract = body.pop("contract_reference", None)
+    raw_role_details = body.pop(role_rules.PREFIX, None)
     clean, errors = conformance.Validator(catalogue).validate(body)
     reference, contract_errors = _contract_reference(contract)
-    errors = [*errors, *contract_errors]
+    role_details, role_errors = role_rules.check(
+        role, body.get("category"), raw_role_details, catalogue
+    )
+    errors = [*errors, *contract_errors, *role_errors]
     if errors or clean is None:
         raise ValidationFailed(errors, detail=f"{len(errors)} field(s) are not valid.")
-    return clean, reference
+    return clean, reference, role_details
 
 
 def _contract_reference(raw: Any) -> tuple[str, list[FieldError]]:
@@ -246,19 +292,33 @@ def _insert(
     clean: CleanAsset,
     catalogue: Catalogue,
     near: list[rules.NearMatch],
+    *,
+    draft: Asset | None = None,
+    role_details: Mapping[str, Any] | None = None,
 ) -> Asset:
     now = timezone.now()
-    asset = _new_asset(
+    fields = {
         **asset_fields(clean),
-        status=AssetStatus.QUERY if near else AssetStatus.PENDING_VALIDATION,
-        status_reason=_query_reason(near),
-        registered_by_id=registrant_pk,
-        registered_by_role=acting.role or "",
-        created_by_id=acting.user_id,
-        created_at=now,
-        updated_at=now,
-        catalogue_checksum=catalogue.checksum,
-    )
+        "status": AssetStatus.QUERY if near else AssetStatus.PENDING_VALIDATION,
+        "status_reason": _query_reason(near),
+        "registered_by_role": acting.role or "",
+        "updated_at": now,
+        "catalogue_checksum": catalogue.checksum,
+        "role_details": dict(role_details or {}),
+    }
+    if draft is None:
+        asset = _new_asset(
+            **fields, registered_by_id=registrant_pk, created_by_id=acting.user_id, created_at=now
+        )
+    else:
+        # The draft's row becomes the asset: same Asset ID; registered when submitted.
+        for name, value in fields.items():
+            setattr(draft, name, value)
+        draft.draft_record = {}
+        draft.created_at = now
+        draft.version += 1
+        draft.save()
+        asset = draft
     schemes = catalogue.external_id_schemes
     AssetExternalId.objects.bulk_create(
         AssetExternalId(
@@ -333,6 +393,7 @@ def _audit_registered(acting: Acting, asset: Asset, link: AssetLink, candidates:
             "consent_reference": link.consent_reference,
             "possible_duplicates": candidate_ids,
             "catalogue_checksum": asset.catalogue_checksum,
+            "role_details": asset.role_details,
         },
         personal=["consent_reference"],
     )

@@ -7,12 +7,15 @@ through Django's storage under a random name and queues the task after the commi
 file (same SHA-256) uploaded again by the same participant returns the import it already
 started: nothing is registered twice. ``run`` processes the file set-wise
 (``flexreg.assets.imports``) with the importer's *current* authority, chunk by chunk; a re-run
-resumes after the last chunk that committed.
+resumes after the last chunk that committed. Once it is done and none of its assets waits for
+its authenticity checks, the importer is told once (``conclude_checks`` ->
+``authenticity.conclude_import``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import logging
@@ -24,7 +27,8 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import CharField, Exists, OuterRef
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from flexreg.assets import imports
@@ -147,7 +151,7 @@ def start(acting: Acting, uploaded: UploadedFile) -> tuple[AssetImport, bool]:
         return existing, False
     file_format = imports.sniff(head)
     uploaded.seek(0)
-    total = imports.count_records(uploaded, file_format)
+    total = imports.count_records(uploaded, file_format, acting.role)
     if total == 0:
         raise imports.FileProblem("asset_import.no_rows", "The file has no asset rows.")
     if total > imports.MAX_ROWS:
@@ -304,6 +308,17 @@ def _finish(acting: Acting, batch_pk: int) -> None:
                 "flagged": batch.flagged,
             },
         )
+        # The checks of its assets may all have concluded while it ran (no checking service
+        # configured): the importer is then told now rather than by the last check.
+        transaction.on_commit(functools.partial(conclude_checks, batch_pk), robust=True)
+
+
+def conclude_checks(batch_pk: int) -> bool:
+    """Tell the importer once every check of the import's assets has concluded
+    (``authenticity.conclude_import``; idempotent). True when told now."""
+    from flexreg.assets import authenticity
+
+    return authenticity.conclude_import(batch_pk)
 
 
 def _fail(batch_pk: int, message: str) -> None:
@@ -402,6 +417,34 @@ def start_missing_checks(now: dt.datetime | None = None) -> int:
     if pks:
         start_checks(pks)
     return len(pks)
+
+
+def conclude_finished(now: dt.datetime | None = None) -> int:
+    """The safety net of :func:`conclude_checks` (which runs after each commit that concludes
+    an imported asset, and a process may die before it): look again at the imports done in the
+    last :data:`CHECKS_LOOKBACK` whose importer has not been told yet. Returns how many were
+    told now."""
+    from flexreg.assets import authenticity
+    from flexreg.core.models import AuditEvent
+
+    now = now or timezone.now()
+    told = AuditEvent.objects.filter(
+        object_type=imports.OBJECT_TYPE,
+        object_id=Cast(OuterRef("public_id"), output_field=CharField()),
+        action=authenticity.IMPORT_VALIDATED_ACTION,
+    )
+    waiting = (
+        AssetImport.objects.filter(
+            status=AssetImport.Status.DONE,
+            created_at__gte=now - CHECKS_LOOKBACK,
+            finished_at__lte=now - STALL_AFTER,
+        )
+        .exclude(accepted=0, flagged=0)
+        .filter(~Exists(told))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return sum(1 for pk in waiting if authenticity.conclude_import(pk))
 
 
 def resume_stalled(now: dt.datetime | None = None) -> int:

@@ -6,22 +6,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from flexreg.assets.lifecycle import LIFECYCLE
 from flexreg.assets.models import Asset, AssetExternalId, AssetStatus, DuplicateFlag
 from flexreg.core import audit, permissions
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError
-from flexreg.core.statemachine import StateMachine, Transition
 
 S = AssetStatus
 REVIEW = "assets:review"
-DECISIONS = StateMachine(
-    "asset",
-    [s.value for s in AssetStatus],
-    [
-        Transition("verify", frozenset({S.QUERY, S.PENDING_VALIDATION}), S.VERIFIED),
-        Transition("reject", frozenset({S.QUERY, S.PENDING_VALIDATION}), S.REJECTED),
-    ],
-)
+#: The operator's decisions: ``verify`` and ``reject`` of the asset lifecycle.
+DECISIONS = LIFECYCLE
 
 
 @transaction.atomic
@@ -29,6 +23,8 @@ def decide(acting: Acting, asset: Asset, decision: str, reason: str) -> Asset:
     """``verify``: the asset is genuine and not a duplicate (its flags are resolved).
     ``reject``: it is not registered (its keys are freed: rejected assets block nothing)."""
     permissions.require(acting, REVIEW)
+    if decision not in ("verify", "reject"):
+        raise DomainError(code="asset.unknown_decision", detail="Decide verify or reject.")
     if not reason.strip():
         raise DomainError(code="asset.reason_required", detail="Give a reason for the decision.")
     asset = Asset.objects.select_for_update().get(pk=asset.pk)

@@ -40,11 +40,12 @@ def start_checks(asset_pks: list[int]) -> int:
 
 @scheduler.periodic("assets.resume_imports", every=dt.timedelta(minutes=5))
 def resume_imports(now: dt.datetime) -> dict[str, int]:
-    """Queue again the imports no worker holds that have waited too long, and start the
-    checks of imported assets whose start was lost."""
+    """Queue again the imports no worker holds that have waited too long, start the checks
+    of imported assets whose start was lost, and tell the importers whose notice was lost."""
     from flexreg.assets import services_imports
 
     return {
         "queued": services_imports.resume_stalled(now),
         "checks_started": services_imports.start_missing_checks(now),
+        "importers_told": services_imports.conclude_finished(now),
     }

@@ -2,9 +2,20 @@
 
 from django.urls import path
 
-from flexreg.assets import views
+from flexreg.assets import views, views_catalogue, views_lifecycle
 
 urlpatterns = [
+    path("operator/asset-catalogue/", views_catalogue.catalogue_page, name="asset-catalogue"),
+    path(
+        "operator/asset-catalogue/add/<str:section>/",
+        views_catalogue.add_page,
+        name="asset-catalogue-add",
+    ),
+    path(
+        "operator/asset-catalogue/<str:section>/<str:code>/",
+        views_catalogue.value_page,
+        name="asset-catalogue-value",
+    ),
     path("assets/", views.asset_list, name="assets"),
     path("assets/register/", views.register_start, name="asset-register"),
     path(
@@ -20,4 +31,13 @@ urlpatterns = [
         name="asset-import-results",
     ),
     path("assets/<str:asset_id>/", views.asset_detail, name="asset"),
+    path("assets/<str:asset_id>/draft/", views_lifecycle.draft_edit, name="asset-draft"),
+    path(
+        "assets/<str:asset_id>/discard/", views_lifecycle.draft_discard, name="asset-draft-discard"
+    ),
+    path(
+        "assets/<str:asset_id>/decommission/",
+        views_lifecycle.decommission,
+        name="asset-decommission",
+    ),
 ]

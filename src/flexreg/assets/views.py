@@ -10,7 +10,9 @@ a caller without it is told why and where to go next rather than shown a bare 40
 
 from __future__ import annotations
 
-from typing import Any, Final
+import functools
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -19,10 +21,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from flexreg.accounts.portal_auth import portal_requires
-from flexreg.assets import policies, selectors, selectors_portal
-from flexreg.assets.catalogue import default_catalogue
+from flexreg.assets import lifecycle, policies, role_rules, selectors, selectors_portal
+from flexreg.assets.catalogue import Catalogue
+from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.forms import AssetForm
 from flexreg.assets.models import AssetCheck, AssetImport, AssetStatus
+from flexreg.core import permissions
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, NotFound, ValidationFailed
 from flexreg.core.roles import ROLES
@@ -82,6 +86,26 @@ def _acting(request: HttpRequest) -> Acting:
     return request.acting  # type: ignore[attr-defined]
 
 
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def portal_read(view: _View) -> _View:
+    """The asset pages' gate, declared as ``assets:read``: ``selectors.may_read`` decides, so
+    oversight's ``assets:read_all`` lets a caller in too (as the API's ``requires_read``).
+    Object scope is the selectors'; a caller who may not read assets gets the audited 403."""
+
+    @functools.wraps(view)
+    def gate(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        acting = _acting(request)
+        if not selectors.may_read(acting):
+            permissions.require(acting, READ)
+        return view(request, *args, **kwargs)
+
+    guarded = portal_requires(permissions.REGISTER)(gate)  # signed in; DomainError -> page
+    guarded.required_permission = READ  # type: ignore[attr-defined]
+    return guarded  # type: ignore[return-value]
+
+
 def _status(status: str) -> dict[str, str]:
     return {
         "code": status,
@@ -91,8 +115,8 @@ def _status(status: str) -> dict[str, str]:
     }
 
 
-def _category_label(code: str) -> str:
-    schema = default_catalogue().categories.get(code)
+def _category_label(code: str, catalogue: Catalogue | None = None) -> str:
+    schema = (catalogue or current_catalogue()).categories.get(code)
     return schema.label if schema is not None else code
 
 
@@ -114,10 +138,10 @@ def _cannot_register(request: HttpRequest) -> HttpResponse | None:
 # --- my assets ----------------------------------------------------------------------------------
 
 
-@portal_requires(READ)
+@portal_read
 def asset_list(request: HttpRequest) -> HttpResponse:
     acting = _acting(request)
-    catalogue = default_catalogue()
+    catalogue = current_catalogue()
     status = request.GET.get("status", "").strip()
     category = request.GET.get("category", "").strip().upper()
     q = request.GET.get("q", "").strip()[:100]
@@ -141,7 +165,7 @@ def asset_list(request: HttpRequest) -> HttpResponse:
             {
                 "asset_id": a.asset_id,
                 "name": a.name,
-                "category": _category_label(a.category),
+                "category": _category_label(a.category, catalogue),
                 "postcode": a.postcode,
                 "status": _status(a.status),
             }
@@ -163,18 +187,20 @@ def asset_list(request: HttpRequest) -> HttpResponse:
 # --- register -----------------------------------------------------------------------------------
 
 
-@portal_requires(READ)
+@portal_read
 def register_start(request: HttpRequest) -> HttpResponse:
     blocked = _cannot_register(request)
     if blocked is not None:
         return blocked
-    catalogue = default_catalogue()
-    choices = list(catalogue.category_list.active)
+    catalogue = current_catalogue()
+    # Only the categories the acting role may register (its asset rules).
+    rules = role_rules.rules_for(_acting(request).role)
+    choices = [c for c in catalogue.category_list.active if rules.allows(c.code)]
     errors: list[dict[str, str]] = []
     chosen = ""
     if request.method == "POST":
         chosen = request.POST.get("category", "")
-        if chosen in catalogue.categories and not catalogue.categories[chosen].retired:
+        if chosen in {c.code for c in choices}:
             return redirect("asset-register-category", category=chosen)
         errors = [{"href": "#category", "text": "Select the kind of asset you are registering"}]
     return render(
@@ -185,21 +211,36 @@ def register_start(request: HttpRequest) -> HttpResponse:
     )
 
 
-@portal_requires(READ)
+@portal_read
 def register_category(request: HttpRequest, category: str) -> HttpResponse:
     blocked = _cannot_register(request)
     if blocked is not None:
         return blocked
-    catalogue = default_catalogue()
+    catalogue = current_catalogue()
     schema = catalogue.categories.get(category.upper())
     if schema is None or schema.retired:
         raise NotFound(f"No asset category {category[:40]!r} in use.")
     if schema.code != category:
         return redirect("asset-register-category", category=schema.code)
-    form = AssetForm(catalogue, schema.code, request.POST if request.method == "POST" else None)
+    rules = role_rules.rules_for(_acting(request).role)
+    if not rules.allows(schema.code):
+        raise NotFound(f"Your role may not register {schema.label.lower()} assets.")
+    form = AssetForm(
+        catalogue,
+        schema.code,
+        request.POST if request.method == "POST" else None,
+        role_fields=rules.fields,
+    )
     duplicate: dict[str, Any] | None = None
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "draft":
+        from flexreg.assets import views_lifecycle
+
+        saved = views_lifecycle.save_new_draft(request, form)
+        if saved is not None:
+            return saved
+        status = 422
+    elif request.method == "POST":
         from flexreg.assets import services
 
         try:
@@ -249,7 +290,7 @@ def _yes_no(value: bool) -> str:
 
 def _sections(out: Any) -> list[tuple[str, list[tuple[str, str]]]]:
     """The full view's fields as summary-list sections (blank ones left out)."""
-    catalogue = default_catalogue()
+    catalogue = current_catalogue()
 
     def choice(list_name: str, code: str) -> str:
         found = catalogue.lists[list_name].lookup(code) if code else None
@@ -262,7 +303,7 @@ def _sections(out: Any) -> list[tuple[str, list[tuple[str, str]]]]:
             _rows(
                 [
                     ("Name", out.name),
-                    ("Category", _category_label(out.category)),
+                    ("Category", _category_label(out.category, catalogue)),
                     ("Description", out.description),
                     ("Manufacturer", out.manufacturer),
                     ("Model", out.model),
@@ -336,6 +377,7 @@ def _sections(out: Any) -> list[tuple[str, list[tuple[str, str]]]]:
                 ]
             ),
         ),
+        ("What the registrant's role told us", _role_rows(out)),
         (
             "Dates",
             _rows(
@@ -349,7 +391,22 @@ def _sections(out: Any) -> list[tuple[str, list[tuple[str, str]]]]:
     ]
 
 
-@portal_requires(READ)
+def _role_rows(out: Any) -> list[tuple[str, str]]:
+    """The registrant role's details, labelled as its asset rules label them now."""
+    labels = {
+        str(f["name"]): str(f["label"]) for f in role_rules.rules_for(out.registered_by.role).fields
+    }
+    return _rows(
+        [
+            (labels.get(name, name.replace("_", " ").capitalize()), _yes_no(value))
+            if isinstance(value, bool)
+            else (labels.get(name, name.replace("_", " ").capitalize()), value)
+            for name, value in out.role_details.items()
+        ]
+    )
+
+
+@portal_read
 def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
     from flexreg.assets import schemas
 
@@ -362,6 +419,9 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
         "category": _category_label(asset.category),
         "status": _status(asset.status),
         "full": isinstance(out, schemas.AssetFull),
+        "draft": asset.status == AssetStatus.DRAFT and isinstance(out, schemas.AssetDraft),
+        "may_decommission": asset.status in lifecycle.IN_SERVICE
+        and selectors.may_maintain(acting, asset),
     }
     if isinstance(out, schemas.AssetFull):
         context.update(
@@ -414,7 +474,7 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
 # --- bulk upload --------------------------------------------------------------------------------
 
 
-@portal_requires(READ)
+@portal_read
 def import_new(request: HttpRequest) -> HttpResponse:
     blocked = _cannot_register(request)
     if blocked is not None:
@@ -443,7 +503,11 @@ def import_new(request: HttpRequest) -> HttpResponse:
                     "registered twice)",
                 )
             return redirect("asset-import", import_id=str(batch.public_id))
-    catalogue = default_catalogue()
+    catalogue = current_catalogue()
+    role = _acting(request).role or ""
+    rules = role_rules.rules_for(role)
+    # The role's own columns (role_details.<name>) are in its templates.
+    query = f"?role={role}" if rules.columns else ""
     return render(
         request,
         "assets/import_new.html",
@@ -451,15 +515,16 @@ def import_new(request: HttpRequest) -> HttpResponse:
             "nav": "assets",
             "errors": errors,
             "templates": [
-                (c.code, c.label, f"/api/v1/asset-imports/templates/{c.code}")
+                (c.code, c.label, f"/api/v1/asset-imports/templates/{c.code}{query}")
                 for c in catalogue.category_list.active
+                if rules.allows(c.code)
             ],
         },
         status=422 if errors else 200,
     )
 
 
-@portal_requires(READ)
+@portal_read
 def import_detail(request: HttpRequest, import_id: str) -> HttpResponse:
     from flexreg.assets import selectors_imports
 
@@ -478,6 +543,7 @@ def import_detail(request: HttpRequest, import_id: str) -> HttpResponse:
             if batch.total_rows
             else 0,
             "results_url": reverse("asset-import-results", kwargs={"import_id": batch.public_id}),
+            "validation": selectors_imports.validation(batch),
         },
     )
     if running:
@@ -486,7 +552,7 @@ def import_detail(request: HttpRequest, import_id: str) -> HttpResponse:
     return response
 
 
-@portal_requires(READ)
+@portal_read
 def import_results(request: HttpRequest, import_id: str) -> StreamingHttpResponse:
     from flexreg.assets import http_imports, selectors_imports
 

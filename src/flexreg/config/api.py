@@ -14,8 +14,11 @@ from flexreg.accounts.api_service_accounts import oauth_router
 from flexreg.accounts.api_service_accounts import router as service_accounts_router
 from flexreg.accounts.signals import record_authorisation_denied
 from flexreg.assets.api import router as assets_router
+from flexreg.assets.api_catalogue import operator_router as asset_catalogue_operator_router
+from flexreg.assets.api_catalogue import router as asset_catalogue_router
 from flexreg.assets.api_consent import router as consent_router
 from flexreg.assets.api_imports import router as asset_imports_router
+from flexreg.assets.api_lifecycle import router as asset_lifecycle_router
 from flexreg.assets.api_review import router as asset_review_router
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
@@ -62,6 +65,9 @@ api.add_router("/assets", assets_router)
 api.add_router("/asset-imports", asset_imports_router)
 api.add_router("/consent", consent_router)
 api.add_router("/operator/assets", asset_review_router)
+api.add_router("/asset-catalogue", asset_catalogue_router)
+api.add_router("/operator/asset-catalogue", asset_catalogue_operator_router)
+api.add_router("", asset_lifecycle_router)
 
 
 @api.exception_handler(DomainError)

@@ -5,6 +5,11 @@ by ``FLEXREG_ENTRY_RULES``) plus the central operator's additions stored in the 
 module is pure: it turns text into a validated, normalised dict (the *compiled* rule set) or
 raises ``RuleSetInvalid`` listing every problem with its path. ``docs/rules.md`` describes the
 format.
+
+The rule set also says which asset categories each role that registers assets may register,
+and the extra information it gives with each asset (``[assets.roles.<ROLE>]``: the assets app
+reads it through ``flexreg.assets.role_rules``, and checks at start-up that every category named
+is in the asset catalogue, which this module does not know).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from flexreg.core.permissions import ASSET_REGISTRANTS
 from flexreg.core.roles import INDIVIDUAL_ROLES, ROLES
 
 SCHEMA = 1
@@ -45,7 +51,16 @@ MANDATORY_NOTIFICATION_KINDS = (
 )
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,59}$")
-_TOP_KEYS = {"schema", "name", "revision", "service_levels", "notifications", "steps", "roles"}
+_TOP_KEYS = {
+    "schema",
+    "name",
+    "revision",
+    "service_levels",
+    "notifications",
+    "steps",
+    "roles",
+    "assets",
+}
 _STEP_KEYS = {
     "title",
     "why",
@@ -70,6 +85,13 @@ _SERVICE_LEVEL_KEYS = {
     "bank_holidays",
 }
 SELF_REQUESTABLE = tuple(code for code, role in ROLES.items() if role.self_requestable)
+# Roles that register assets; ``[assets.roles.<ROLE>]`` says which categories each may register.
+ASSET_ROLES = tuple(code for code in ROLES if code in ASSET_REGISTRANTS)
+#: ``categories = ["*"]``: every category of the asset catalogue, present and future.
+ALL_CATEGORIES = "*"
+# A category code as the asset catalogue writes it (whether it exists is checked by the assets
+# app at start-up: this module does not know the catalogue).
+_CATEGORY = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,39}$")
 
 
 class RuleSetInvalid(Exception):
@@ -271,6 +293,54 @@ def _after_is_acyclic(p: _Problems, steps: dict[str, dict[str, Any]]) -> None:
         visit(key, [key])
 
 
+def _asset_rules(p: _Problems, raw: Any) -> dict[str, Any]:
+    """``[assets]``: which asset categories each registrant role may register, and the extra
+    fields (same spec as a form step's) it must give with each asset. A registrant role
+    without a table registers nothing."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        p.add("assets", "must be a table")
+        return {"roles": {}}
+    _unknown_keys(p, "assets", raw, {"roles"})
+    raw_roles = raw.get("roles", {})
+    if not isinstance(raw_roles, Mapping):
+        p.add("assets.roles", "must be a table of roles")
+        return {"roles": {}}
+    roles: dict[str, dict[str, Any]] = {}
+    for code, value in raw_roles.items():
+        path = f"assets.roles.{code}"
+        if code not in ASSET_ROLES:
+            p.add(path, f"{code!r} is not a role that registers assets ({', '.join(ASSET_ROLES)})")
+            continue
+        if not isinstance(value, Mapping):
+            p.add(path, "must be a table with categories and fields")
+            continue
+        _unknown_keys(p, path, value, {"categories", "fields"})
+        if "categories" not in value:
+            p.add(f"{path}.categories", 'is required: category codes, or ["*"] for all')
+        categories = _str_list(p, f"{path}.categories", value.get("categories"))
+        if ALL_CATEGORIES in categories and len(categories) > 1:
+            p.add(f"{path}.categories", '"*" (every category) stands alone')
+        for i, category in enumerate(categories):
+            if category != ALL_CATEGORIES and not _CATEGORY.match(category):
+                p.add(
+                    f"{path}.categories.{i}",
+                    f"{category!r} is not a category code (upper-case letters, digits and _)",
+                )
+        raw_fields = value.get("fields", [])
+        fields: list[dict[str, Any]] = []
+        if not isinstance(raw_fields, list):
+            p.add(f"{path}.fields", "must be a list of fields")
+        else:
+            fields = [_field(p, f"{path}.fields.{i}", f) for i, f in enumerate(raw_fields)]
+            names = [f.get("name") for f in fields]
+            if len(set(names)) != len(names):
+                p.add(f"{path}.fields", "two fields have the same name")
+        roles[code] = {"categories": sorted(categories), "fields": fields}
+    return {"roles": roles}
+
+
 def compile_rules(
     raw: Mapping[str, Any], additions: Iterable[Mapping[str, Any]] = ()
 ) -> dict[str, Any]:
@@ -358,6 +428,7 @@ def compile_rules(
     for code in SELF_REQUESTABLE:
         if code not in raw_roles:
             p.add(f"roles.{code}", "is missing: every role participants may ask for needs rules")
+    assets = _asset_rules(p, raw.get("assets"))
     for i, addition in enumerate(additions):
         key = str(addition.get("key", ""))
         path = f"additions.{key or i}"
@@ -387,6 +458,7 @@ def compile_rules(
         raise RuleSetInvalid(p.items)
     compiled["steps"] = steps
     compiled["roles"] = roles
+    compiled["assets"] = assets
     return compiled
 
 

@@ -44,6 +44,18 @@ KINDS: dict[str, Kind] = {
             PARTICIPANTS,
         ),
         Kind(
+            "assets.import_validated",
+            "Bulk registration checked",
+            "The authenticity checks of the assets you registered from a file have all finished.",
+            PARTICIPANTS,
+        ),
+        Kind(
+            "assets.decommissioned",
+            "Asset decommissioned",
+            "An asset you are linked to was taken out of service.",
+            PARTICIPANTS,
+        ),
+        Kind(
             "assets.consent_revoked",
             "Consumer consent revoked",
             "A household withdrew the consent a link of yours to its asset rests on.",

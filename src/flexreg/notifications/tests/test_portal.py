@@ -107,6 +107,8 @@ def test_preferences_show_radios_and_fixed_mandatory_kinds(browser: Client, pers
         "participant__company_status": "email",
         "assets__validated": "email",
         "assets__consent_revoked": "email",
+        "assets__decommissioned": "email",
+        "assets__import_validated": "email",
     }
     response = browser.post("/inbox/preferences/", chosen)
     assert response.status_code == 302, response.content.decode()

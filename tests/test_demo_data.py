@@ -27,3 +27,23 @@ def test_demo_data_loads_twice_and_shows_market_entry_under_way() -> None:
         == 1
     )
     assert EicRecord.objects.filter(code__startswith="48X").exists()
+
+
+def test_demo_data_shows_assets_in_their_states() -> None:
+    from flexreg.assets.models import Asset
+
+    lines = demo.load_demo_data()
+    demo.load_demo_data()
+    assert any(demo.ASSETS_EMAIL in line for line in lines)
+    statuses = sorted(
+        Asset.objects.filter(registered_by__company_number="99000005").values_list(
+            "status", flat=True
+        )
+    )
+    assert len(statuses) == 3
+    assert "draft" in statuses and "decommissioned" in statuses
+    assert set(statuses) - {"draft", "decommissioned"} <= {
+        "pending_validation",
+        "verified",
+        "query",
+    }

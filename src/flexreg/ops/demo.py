@@ -22,6 +22,7 @@ OPERATOR_EMAIL = "operator@flexreg.demo"
 APPLICANT_EMAIL = "applicant@flexreg.demo"
 REVIEW_EMAIL = "pending@flexreg.demo"
 FSP_EMAIL = "fsp@flexreg.demo"
+ASSETS_EMAIL = "assets@flexreg.demo"
 
 
 def prepare_environment() -> None:
@@ -93,6 +94,7 @@ def load_demo_data() -> list[str]:
         participant = services.register(user_acting, registration.root)
         services.check_after_registration(participant)
     _market_entry_demo()
+    _assets_demo()
     lines.append(
         f"  central operator:   {OPERATOR_EMAIL} / {DEMO_PASSWORD}  "
         f"(TOTP secret {DEMO_OPERATOR_TOTP_SECRET})"
@@ -100,6 +102,7 @@ def load_demo_data() -> list[str]:
     lines.append(f"  new applicant:      {APPLICANT_EMAIL} / {DEMO_PASSWORD}")
     lines.append(f"  pending applicant:  {REVIEW_EMAIL} / {DEMO_PASSWORD}")
     lines.append(f"  FSP in market entry: {FSP_EMAIL} / {DEMO_PASSWORD}")
+    lines.append(f"  FSP with assets:    {ASSETS_EMAIL} / {DEMO_PASSWORD}")
     return lines
 
 
@@ -175,6 +178,114 @@ def _market_entry_demo() -> None:
     )
     document = services_documents.upload(me, pdf, accept=["application/pdf"])
     entry.answer(me, case.requests.get(step_key="insurance_certificate"), document=document)
+
+
+def _assets_demo() -> None:
+    """A qualified FSP with assets in three states: a battery registered (its checks run by the
+    worker against the asset services stand-in), a heat pump left as a draft, and solar panels
+    decommissioned. The FSP's market entry is marked qualified directly (a demo shortcut)."""
+    import datetime as dt
+
+    from flexreg.accounts.acting import acting_for
+    from flexreg.assets import services as assets
+    from flexreg.assets import services_lifecycle
+    from flexreg.core.acting import Acting
+    from flexreg.participants import services
+    from flexreg.participants.models import Membership, Participant
+    from flexreg.participants.schemas import RegistrationIn
+
+    if Participant.objects.filter(company_number="99000005").exists():
+        return
+    user = _user(ASSETS_EMAIL, "Laura Young (demo)")
+    registration = RegistrationIn.model_validate(
+        {
+            "kind": "organisation",
+            "legal_name": "Gridscale Aggregation PLC (Sample)",
+            "organisation_type": "company",
+            "company_number": "99000005",
+            "registered_address": {
+                "line1": "100 Sample Square",
+                "town": "London",
+                "postcode": "EC1A 1AA",
+            },
+            "contacts": {
+                "primary": {
+                    "name": "Laura Young",
+                    "email": "laura@gridscale.example",
+                    "phone": "+442079460000",
+                }
+            },
+            "email_domains": ["flexreg.demo", "gridscale.example"],
+            "requested_roles": ["FSP"],
+            "declaration": {
+                "declarant_name": "Laura Young",
+                "declarant_is_applicant": True,
+                "statement_accepted": True,
+            },
+        }
+    )
+    system = Acting.system("demo-data")
+    participant = services.register(
+        Acting(user_id=user.pk, user_label=user.email, via="cli"), registration.root
+    )
+    services.check_after_registration(participant)
+    membership = Membership.objects.filter(
+        user=user, participant_role__participant=participant, participant_role__role="FSP"
+    ).first()
+    if membership is None or not membership.is_authorised_person:
+        return  # not verified (Companies House stand-in unreachable): nothing more to show
+    services.set_role_qualified(
+        system, membership.participant_role, True, "Demo: market entry taken as complete"
+    )
+    membership.refresh_from_db()
+    me = acting_for(user, membership, via="cli")
+    assets.register(
+        me,
+        {
+            "name": "Cambridge depot battery",
+            "category": "BESS",
+            "manufacturer": "Acme Energy Ltd",
+            "model": "PowerCube 20",
+            "serial_number": "PC-888888",
+            "capacity": {"installed_kw": "8", "export_kw": "8", "import_kw": "8"}
+            | {"storage_kwh": "20"},
+            "flexibility_direction": "both",
+            "metering": {"import_mpan": "1012345678903", "export_mpan": "1098765432106"},
+            "site": {"address_line1": "1 Station Road", "town": "Cambridge", "postcode": "CB1 2AB"},
+            "network": {"connection_status": "CONNECTED", "connection_reference": "EPN-CON-000123"},
+            "commissioning_date": "2023-05-20",
+            "contract_reference": "GS-2023-0142",
+        },
+    )
+    services_lifecycle.save_draft(
+        me,
+        {
+            "name": "Office heat pump",
+            "category": "HEAT_PUMP",
+            "manufacturer": "Heatwell Ltd",
+            "model": "Aira 7",
+            "capacity": {"installed_kw": "7"},
+        },
+    )
+    solar = assets.register(
+        me,
+        {
+            "name": "Islington rooftop solar",
+            "category": "SOLAR_PV",
+            "manufacturer": "SunBright Inverters",
+            "model": "SB-4000",
+            "serial_number": "SB4K-0000123",
+            "capacity": {"installed_kw": "4", "export_kw": "4"},
+            "flexibility_direction": "down",
+            "metering": {"import_mpan": "1234567890126"},
+            "site": {"address_line1": "9 Sample Lane", "town": "London", "postcode": "N1 9GU"},
+            "network": {"connection_status": "CONNECTED"},
+            "commissioning_date": "2023-06-01",
+        },
+    )
+    services_lifecycle.decommission(
+        me, solar.asset_id, dt.date.today(), "Roof replaced; the panels were removed."
+    )
 
 
 def _user(email: str, name: str) -> User:

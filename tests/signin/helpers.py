@@ -51,3 +51,21 @@ def sign_in(client: Any, user: Any, password: str, *, totp_secret: str | None = 
         response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(totp_secret)})
         assert response.status_code == 302, response.content.decode()[:2000]
     return response
+
+
+def portal_client(user: Any, membership: Any) -> Any:
+    """A Django test client signed in as ``user`` (email verified, TOTP enrolled) acting for
+    ``membership``."""
+    from django.test import Client
+
+    from conftest import PASSWORD
+    from flexreg.accounts.middleware import SESSION_KEY
+
+    client = Client()
+    verify_email(user)
+    secret = enrol_totp(user)
+    sign_in(client, user, PASSWORD, totp_secret=secret)
+    session = client.session
+    session[SESSION_KEY] = membership.pk
+    session.save()
+    return client

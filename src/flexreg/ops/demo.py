@@ -7,10 +7,11 @@ API key needed), demo accounts with printed passwords. Never use it in productio
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flexreg.accounts.models import User
+    from flexreg.participants.models import Membership
 
 DEMO_CH_PORT = int(os.environ.get("FLEXREG_DEMO_CH_PORT", "8001"))
 DEMO_ASSET_SERVICES_PORT = int(os.environ.get("FLEXREG_DEMO_ASSET_SERVICES_PORT", "8002"))
@@ -114,19 +115,17 @@ def _market_entry_demo() -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from flexreg.accounts.acting import acting_for
-    from flexreg.core.acting import Acting
     from flexreg.entry import eic_register, services_documents
     from flexreg.entry import services as entry
-    from flexreg.participants import services
-    from flexreg.participants.models import Membership, Participant
-    from flexreg.participants.schemas import RegistrationIn
+    from flexreg.participants.models import Participant
 
     fixtures = Path(__file__).resolve().parent.parent / "devtools" / "eic_fixtures"
     eic_register.import_files(sorted(fixtures.glob("*.csv")))
     if Participant.objects.filter(company_number="99000006").exists():
         return
     user = _user(FSP_EMAIL, "Anne Bronte (demo)")
-    registration = RegistrationIn.model_validate(
+    membership = _verified_fsp(
+        user,
         {
             "kind": "organisation",
             "legal_name": "Bronte Heat Co-operative Limited (Sample)",
@@ -151,19 +150,12 @@ def _market_entry_demo() -> None:
                 "declarant_is_applicant": True,
                 "statement_accepted": True,
             },
-        }
+        },
     )
-    participant = services.register(
-        Acting(user_id=user.pk, user_label=user.email, via="cli"), registration.root
-    )
-    services.check_after_registration(participant)
-    membership = Membership.objects.filter(
-        user=user, participant_role__participant=participant, participant_role__role="FSP"
-    ).first()
-    if membership is None or not membership.is_authorised_person:
+    if membership is None:
         return  # not verified (Companies House stand-in unreachable): nothing more to show
     me = acting_for(user, membership, via="cli")
-    case = participant.roles.get(role="FSP").entry_case
+    case = membership.participant_role.entry_case
     entry.answer(
         me,
         case.requests.get(step_key="technical_contact"),
@@ -191,13 +183,13 @@ def _assets_demo() -> None:
     from flexreg.assets import services_lifecycle
     from flexreg.core.acting import Acting
     from flexreg.participants import services
-    from flexreg.participants.models import Membership, Participant
-    from flexreg.participants.schemas import RegistrationIn
+    from flexreg.participants.models import Participant
 
     if Participant.objects.filter(company_number="99000005").exists():
         return
     user = _user(ASSETS_EMAIL, "Laura Young (demo)")
-    registration = RegistrationIn.model_validate(
+    membership = _verified_fsp(
+        user,
         {
             "kind": "organisation",
             "legal_name": "Gridscale Aggregation PLC (Sample)",
@@ -222,20 +214,15 @@ def _assets_demo() -> None:
                 "declarant_is_applicant": True,
                 "statement_accepted": True,
             },
-        }
+        },
     )
-    system = Acting.system("demo-data")
-    participant = services.register(
-        Acting(user_id=user.pk, user_label=user.email, via="cli"), registration.root
-    )
-    services.check_after_registration(participant)
-    membership = Membership.objects.filter(
-        user=user, participant_role__participant=participant, participant_role__role="FSP"
-    ).first()
-    if membership is None or not membership.is_authorised_person:
+    if membership is None:
         return  # not verified (Companies House stand-in unreachable): nothing more to show
     services.set_role_qualified(
-        system, membership.participant_role, True, "Demo: market entry taken as complete"
+        Acting.system("demo-data"),
+        membership.participant_role,
+        True,
+        "Demo: market entry taken as complete",
     )
     membership.refresh_from_db()
     me = acting_for(user, membership, via="cli")
@@ -286,6 +273,28 @@ def _assets_demo() -> None:
     services_lifecycle.decommission(
         me, solar.asset_id, dt.date.today(), "Roof replaced; the panels were removed."
     )
+
+
+def _verified_fsp(user: User, payload: dict[str, Any]) -> Membership | None:
+    """Register ``payload`` for ``user`` and check it against Companies House: the user's
+    Authorised Person membership of the FSP role, or None when it was not verified (the
+    Companies House stand-in unreachable)."""
+    from flexreg.core.acting import Acting
+    from flexreg.participants import services
+    from flexreg.participants.models import Membership
+    from flexreg.participants.schemas import RegistrationIn
+
+    registration = RegistrationIn.model_validate(payload)
+    participant = services.register(
+        Acting(user_id=user.pk, user_label=user.email, via="cli"), registration.root
+    )
+    services.check_after_registration(participant)
+    membership = Membership.objects.filter(
+        user=user, participant_role__participant=participant, participant_role__role="FSP"
+    ).first()
+    if membership is None or not membership.is_authorised_person:
+        return None
+    return membership
 
 
 def _user(email: str, name: str) -> User:

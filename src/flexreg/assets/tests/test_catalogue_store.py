@@ -409,20 +409,9 @@ def test_a_bulk_import_honours_a_retired_value(
 
 
 def _signed_in(user: Any, membership: Any) -> Any:
-    from django.test import Client
     from tests.signin import helpers as signin_helpers
 
-    from conftest import PASSWORD
-    from flexreg.accounts.middleware import SESSION_KEY
-
-    client = Client()
-    signin_helpers.verify_email(user)
-    secret = signin_helpers.enrol_totp(user)
-    signin_helpers.sign_in(client, user, PASSWORD, totp_secret=secret)
-    session = client.session
-    session[SESSION_KEY] = membership.pk
-    session.save()
-    return client
+    return signin_helpers.portal_client(user, membership)
 
 
 def _summary_texts(response: Any) -> list[str]:

@@ -19,8 +19,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from tests.signin import helpers as signin_helpers
 
-from conftest import PASSWORD
-from flexreg.accounts.middleware import SESSION_KEY
 from flexreg.assets import authenticity, services, services_imports
 from flexreg.assets.models import Asset, AssetImport, AssetStatus
 from flexreg.assets.tests import helpers_authenticity, helpers_registration
@@ -71,14 +69,7 @@ def _told(kind: str = TOLD) -> list[Notification]:
 
 
 def _portal(user: Any, membership: Any) -> Client:
-    client = Client()
-    signin_helpers.verify_email(user)
-    secret = signin_helpers.enrol_totp(user)
-    signin_helpers.sign_in(client, user, PASSWORD, totp_secret=secret)
-    session = client.session
-    session[SESSION_KEY] = membership.pk
-    session.save()
-    return client
+    return signin_helpers.portal_client(user, membership)
 
 
 def _sweep(at: dt.datetime) -> dict[str, int]:

@@ -14,8 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from tests.signin import helpers as signin_helpers
 
-from conftest import PASSWORD, organisation_payload
-from flexreg.accounts.middleware import SESSION_KEY
+from conftest import organisation_payload
 from flexreg.assets import services
 from flexreg.assets.models import Asset, AssetCheck, AssetImport
 from flexreg.assets.tests import helpers_registration
@@ -31,14 +30,7 @@ IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBa
 
 
 def _client(reg: Registrant) -> Client:
-    client = Client()
-    signin_helpers.verify_email(reg.user)
-    secret = signin_helpers.enrol_totp(reg.user)
-    signin_helpers.sign_in(client, reg.user, PASSWORD, totp_secret=secret)
-    session = client.session
-    session[SESSION_KEY] = reg.membership.pk
-    session.save()
-    return client
+    return signin_helpers.portal_client(reg.user, reg.membership)
 
 
 def _text(response: Any) -> str:

@@ -18,12 +18,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from tests.signin import helpers as signin_helpers
 
-from conftest import PASSWORD, organisation_payload
-from flexreg.accounts.middleware import SESSION_KEY
+from conftest import organisation_payload
 from flexreg.assets import conformance, imports, role_rules, services
 from flexreg.assets.models import Asset, AssetImport, AssetImportRow
 from flexreg.assets.tests import helpers_registration
 from flexreg.assets.tests.helpers_registration import Registrant, mpan, record
+from flexreg.assets.tests.test_portal import _form_data
 from flexreg.core.errors import DomainError, ValidationFailed
 from flexreg.core.models import AuditEvent
 from flexreg.entry import ruleset
@@ -398,29 +398,7 @@ def test_templates_hold_the_roles_columns(supplier: Registrant) -> None:
 
 
 def _client(reg: Registrant) -> Client:
-    client = Client()
-    signin_helpers.verify_email(reg.user)
-    secret = signin_helpers.enrol_totp(reg.user)
-    signin_helpers.sign_in(client, reg.user, PASSWORD, totp_secret=secret)
-    session = client.session
-    session[SESSION_KEY] = reg.membership.pk
-    session.save()
-    return client
-
-
-def _form_data(rec: dict[str, Any]) -> dict[str, str]:
-    data: dict[str, str] = {}
-    for key, value in rec.items():
-        if key == "category":
-            continue
-        if isinstance(value, dict):
-            data.update({f"{key}.{k}": str(v) for k, v in value.items()})
-        elif key in ("commissioning_date", "effective_from"):
-            year, month, day = str(value).split("-")
-            data.update({f"{key}-day": day, f"{key}-month": month, f"{key}-year": year})
-        else:
-            data[key] = str(value)
-    return data
+    return signin_helpers.portal_client(reg.user, reg.membership)
 
 
 def test_the_portal_offers_only_the_roles_categories_and_asks_for_its_fields(

@@ -41,7 +41,7 @@ _IN_SERVICE = _CLAIMS & ~Q(status=AssetStatus.DECOMMISSIONED)
 
 
 class Asset(models.Model):
-    asset_id = models.CharField(max_length=20, unique=True)
+    asset_id = models.CharField(max_length=20)  # unique: constraint asset_id_once
     status = models.CharField(
         max_length=30, choices=AssetStatus.choices, default=AssetStatus.PENDING_VALIDATION
     )
@@ -93,8 +93,8 @@ class Asset(models.Model):
     # a draft's record as the registrant entered it (checked only when it is submitted)
     draft_record = models.JSONField(default=dict, blank=True, db_default=Value({}, JSONField()))
     # who and when
-    registered_by = models.ForeignKey(
-        "participants.Participant", on_delete=models.PROTECT, related_name="+"
+    registered_by = models.ForeignKey(  # indexed by asset_registrant (its first column)
+        "participants.Participant", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     registered_by_role = models.CharField(max_length=30)
     created_by = models.ForeignKey(
@@ -110,6 +110,9 @@ class Asset(models.Model):
 
     class Meta:
         constraints = [
+            # A plain unique index (equality and Asset ID order), without the
+            # ``varchar_pattern_ops`` twin Django adds for ``unique=True`` (no LIKE queries).
+            models.UniqueConstraint(fields=["asset_id"], name="asset_id_once"),
             models.UniqueConstraint(
                 fields=["manufacturer_key", "serial_key"],
                 condition=_CLAIMS & ~Q(serial_key=""),
@@ -191,8 +194,8 @@ class AssetLink(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="links")
-    participant = models.ForeignKey(
-        "participants.Participant", on_delete=models.PROTECT, related_name="+"
+    participant = models.ForeignKey(  # indexed by asset_link_party (its first column)
+        "participants.Participant", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     contract_reference = models.CharField(max_length=100, blank=True)

@@ -14,12 +14,7 @@ def effective_permissions(membership: Membership) -> frozenset[str]:
     participant = held_role.participant
     if not membership.is_active or held_role.status == RoleStatus.WITHDRAWN:
         return frozenset()
-    allowed = catalogue.allowed_for_role(held_role.role)
-    # An Authorised Person holds everything its role may hold, so permissions added to the
-    # catalogue later reach them (and operators, who are their body's Authorised Persons)
-    # without a re-grant (docs/decisions/0017-asset-lifecycle-and-lists.md).
-    granted = allowed if membership.is_authorised_person else frozenset(membership.permissions)
-    granted &= allowed
+    granted = frozenset(membership.permissions) & catalogue.allowed_for_role(held_role.role)
     if held_role.qualified_at is None:
         # Not operational until its market-entry case is qualified.
         granted -= catalogue.operational_permissions()

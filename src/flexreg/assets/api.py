@@ -83,7 +83,7 @@ def list_assets(request: HttpRequest, filters: Query[AssetFilters]) -> AssetPage
     response=LookupOut,
     summary="Is this asset registered already? (by MPAN, serial, external ID or EIC)",
     description=(
-        "Limited per acting membership (ASSET_LOOKUP_RATE, default 120 a minute): past it, "
+        "Limited per participant (ASSET_LOOKUP_RATE, default 120 a minute): past it, "
         "429 rate_limited with Retry-After."
     ),
 )

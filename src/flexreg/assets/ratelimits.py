@@ -2,9 +2,10 @@
 asset is registered by MPAN, serial number, external ID or EIC: without a limit a caller could
 probe the register meter by meter.
 
-Each acting membership may look up ``ASSET_LOOKUP_RATE`` times per window (``<count>/<seconds>``,
-default ``120/60``; ``FLEXREG_ASSET_LOOKUP_RATE``); a caller acting for no membership (a
-platform acting for a client, a service account) is counted per user or service account. Over
+Each participant (whoever acts for it: its users in any role, its service accounts, a platform
+acting for it) may look up ``ASSET_LOOKUP_RATE`` times per window (``<count>/<seconds>``,
+default ``120/60``; ``FLEXREG_ASSET_LOOKUP_RATE``); a caller acting for no participant is
+counted per service account or user. Over
 the limit: 429 ``rate_limited`` with ``Retry-After``. The counters are the shared PostgreSQL ones
 of ``core.ratelimit`` (they hold across every web process), and the limit is applied when rate
 limits are on (``RATE_LIMITS_ENABLED``, i.e. ``FLEXREG_RATE_LIMITS``: production by default).
@@ -38,10 +39,11 @@ def lookup_rate() -> ratelimit.Limit:
 
 
 def lookup_key(acting: Acting) -> str | None:
-    """The counter of the caller: its membership, else its service account, else its user
-    (None for the system, which is never limited)."""
-    if acting.membership_id is not None:
-        return f"rl:asset-lookup:m:{acting.membership_id}"
+    """The counter of the caller: the participant it acts for (all its users, roles and
+    service accounts together, so more accounts do not mean more look-ups), else its service
+    account, else its user (None for the system, which is never limited)."""
+    if acting.participant_pk is not None:
+        return f"rl:asset-lookup:p:{acting.participant_pk}"
     if acting.service_account_id is not None:
         return f"rl:asset-lookup:sa:{acting.service_account_id}"
     if acting.user_id is not None:

@@ -89,8 +89,9 @@ def visible(acting: Acting) -> QuerySet[Asset]:
     pk = acting.participant_pk
     qs = Asset.objects.annotate(is_linked=_linked(pk))
     if acting.has(READ_ALL):
-        # Drafts are their registrant's work in progress: not even oversight sees them.
-        return qs.filter(~Q(status=AssetStatus.DRAFT) | Q(registered_by_id=pk))
+        # Drafts (and discarded drafts, never submitted: no effective_from) are their
+        # registrant's work in progress: not even oversight sees them.
+        return qs.filter(Q(effective_from__isnull=False) | Q(registered_by_id=pk))
     if pk is None:
         return Asset.objects.none()
     return qs.filter(Q(registered_by_id=pk) | Q(is_linked=True))
@@ -238,7 +239,9 @@ def _page_keys(
     index in the hope of meeting them."""
     order: Any = Concat(F("asset_id"), Value("")) if selective else "asset_id"
     if acting.has(READ_ALL):
-        mine_or_submitted = ~Q(status=AssetStatus.DRAFT) | Q(registered_by_id=acting.participant_pk)
+        mine_or_submitted = Q(effective_from__isnull=False) | Q(
+            registered_by_id=acting.participant_pk
+        )
         return list(
             qs.filter(mine_or_submitted).order_by(order).values_list("asset_id", "pk")[:size]
         )
@@ -313,7 +316,9 @@ def _found(keys: LookupKeys) -> list[tuple[str, Asset]]:
     live = Asset.objects.filter(rules.LIVE)
     found: list[tuple[str, QuerySet[Asset]]] = []
     if keys.mpan:
-        found.append(("mpan", live.filter(Q(import_mpan=keys.mpan) | Q(export_mpan=keys.mpan))))
+        # A decommissioned asset frees its meter (its serial and identifiers stay claimed).
+        at_meter = Asset.objects.filter(rules.IN_SERVICE)
+        found.append(("mpan", at_meter.filter(Q(import_mpan=keys.mpan) | Q(export_mpan=keys.mpan))))
     if keys.serial_key:
         found.append(
             (

@@ -28,7 +28,7 @@ from flexreg.assets import catalogue_store
 from flexreg.assets.catalogue import Catalogue, CatalogueInvalid, Choice, choice_key
 from flexreg.assets.catalogue_store import choices_of
 from flexreg.assets.models import Asset, AssetExternalId, CatalogueEntry
-from flexreg.core import audit, permissions
+from flexreg.core import audit, permissions, validation
 from flexreg.core.acting import Acting
 from flexreg.core.errors import Conflict, DomainError, FieldError, ValidationFailed
 
@@ -260,7 +260,15 @@ def _reason(reason: str) -> str:
         raise ValidationFailed(
             [FieldError("reason", "catalogue.reason_required", "Give the reason for the change.")]
         )
+    _refuse_control_characters(text, "reason")
     return text[:2000]
+
+
+def _refuse_control_characters(value: Any, path: str) -> None:
+    """Labels, hints and reasons are shown to everyone: text only (a NUL cannot be stored)."""
+    errors = validation.control_character_errors(value, path)
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _record(
@@ -308,7 +316,7 @@ def _check_new_value(section: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationFailed([FieldError("value", "type_error", "The value is a JSON object.")])
     value = dict(value)
-    errors = []
+    errors = validation.control_character_errors(value, "value")
     if len(json.dumps(value, default=str)) > MAX_VALUE_BYTES:
         errors.append(
             FieldError("value", "catalogue.too_large", f"Keep it under {MAX_VALUE_BYTES} bytes.")
@@ -400,6 +408,7 @@ def update_value(acting: Acting, section: str, code: str, changes: Mapping[str, 
                 for k in unknown or [""]
             ]
         )
+    _refuse_control_characters(dict(changes), "")
     rows = _locked_rows()
     before_catalogue = _problems(rows)[0] or catalogue_store.current_catalogue()
     choice = _found(before_catalogue, section, code)

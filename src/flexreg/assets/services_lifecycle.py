@@ -24,7 +24,7 @@ from flexreg.assets.catalogue import Catalogue
 from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.lifecycle import LIFECYCLE
 from flexreg.assets.models import Asset, AssetCheck, AssetLink, AssetStatus, DuplicateFlag
-from flexreg.core import audit, permissions
+from flexreg.core import audit, permissions, validation
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
 from flexreg.identifiers import new_asset_id
@@ -48,17 +48,27 @@ def _draft_fields(
     if not isinstance(record, Mapping):
         raise ValidationFailed([FieldError("", "type_error", "An asset record is a JSON object.")])
     body = dict(record)
-    errors: list[FieldError] = []
+    errors: list[FieldError] = validation.control_character_errors(body)
     try:
-        size = len(json.dumps(body, default=str).encode())
+        size = len(json.dumps(body, allow_nan=False).encode())
     except (TypeError, ValueError):
-        size = DRAFT_MAX_BYTES + 1
+        errors.append(
+            FieldError(
+                "",
+                "asset.draft_invalid",
+                "A draft holds JSON values: text, numbers "
+                "(not NaN or Infinity), true/false, lists and objects.",
+            )
+        )
+        size = 0
     if size > DRAFT_MAX_BYTES:
         errors.append(
             FieldError("", "asset.draft_too_large", "A draft may hold up to 64 KB of data.")
         )
     raw_category = body.get("category")
-    category = raw_category.strip().upper() if isinstance(raw_category, str) else ""
+    given = raw_category if isinstance(raw_category, str) else ""
+    found = catalogue.category_list.lookup(given) if given.strip() else None
+    category = found.code if found is not None else given.strip().upper()
     schema = catalogue.categories.get(category)
     if schema is None or schema.retired:
         errors.append(
@@ -217,9 +227,15 @@ def decommission(acting: Acting, asset_id: str, on: dt.date, reason: str) -> Ass
     asset.status = target
     now = timezone.now()
     told = _linked_participants(asset, now)
-    AssetCheck.objects.filter(
-        asset=asset, status__in=[AssetCheck.Status.PENDING, AssetCheck.Status.ERROR]
-    ).update(
+    # Only the checks no worker is running now (a running one locks its row, then the asset:
+    # waiting for it here would deadlock); it concludes after this commits and leaves a
+    # decommissioned asset as it is.
+    waiting = list(
+        AssetCheck.objects.select_for_update(skip_locked=True)
+        .filter(asset=asset, status__in=[AssetCheck.Status.PENDING, AssetCheck.Status.ERROR])
+        .values_list("pk", flat=True)
+    )
+    AssetCheck.objects.filter(pk__in=waiting).update(
         status=AssetCheck.Status.SKIPPED,
         next_attempt_at=None,
         finished_at=now,

@@ -417,7 +417,9 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
         "nav": "assets",
         "asset_id": asset.asset_id,
         "category": _category_label(asset.category),
-        "status": _status(asset.status),
+        "status": _status(asset.status)
+        if asset.effective_from is not None or asset.status == AssetStatus.DRAFT
+        else {**_status(asset.status), "explained": "This draft was discarded before it was sent."},
         "full": isinstance(out, schemas.AssetFull),
         "draft": asset.status == AssetStatus.DRAFT and isinstance(out, schemas.AssetDraft),
         "may_decommission": asset.status in lifecycle.IN_SERVICE

@@ -97,7 +97,7 @@ def _date(request: HttpRequest, errors: list[FieldError]) -> dt.date | None:
     parts = [request.POST.get(f"on-{p}", "").strip() for p in ("year", "month", "day")]
     try:
         return dt.date(*(int(p) for p in parts))
-    except ValueError:
+    except (ValueError, OverflowError):
         errors.append(FieldError("on", "date.invalid", "Enter the date it went out of service"))
         return None
 

@@ -279,7 +279,7 @@ ASSET_NEAR_METRES = float(env("FLEXREG_ASSET_NEAR_METRES", "100"))
 # Bulk registration: the largest file accepted, and database connections an import uses.
 ASSET_IMPORT_MAX_BYTES = int(env("FLEXREG_ASSET_IMPORT_MAX_BYTES", str(64 * 1024 * 1024)))
 ASSET_IMPORT_CONNECTIONS = int(env("FLEXREG_ASSET_IMPORT_CONNECTIONS", "2"))
-# Asset look-ups (POST /api/v1/assets/lookup) per membership: "<count>/<seconds>"
+# Asset look-ups (POST /api/v1/assets/lookup) per participant: "<count>/<seconds>"
 # (assets.ratelimits).
 ASSET_LOOKUP_RATE = env("FLEXREG_ASSET_LOOKUP_RATE", "120/60")
 # Authenticity services (assets.validators; decision 0016). Empty URL = that check is "skipped".

@@ -7,11 +7,15 @@ the stable code (see ``core.problems``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from pydantic_core import PydanticCustomError
+
+from flexreg.core.errors import FieldError
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)(?:[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{2,63}$")
 _email = EmailValidator()
@@ -89,3 +93,33 @@ def uk_vat_number(value: str) -> str:
             "vat.bad_check_digits", "The VAT number's check digits are wrong."
         )
     return normalised
+
+
+# Control characters (a NUL byte cannot even be stored in PostgreSQL text or jsonb), line
+# breaks and tabs apart.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_MESSAGE = "Remove the control character (such as a NUL byte) from the text."
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character other than a line break or a tab."""
+    return not text.isprintable() and _CONTROL.search(text) is not None
+
+
+def control_character_errors(value: Any, path: str = "") -> list[FieldError]:
+    """A ``text.control_character`` error for each text, key included, anywhere inside a JSON
+    value that holds a control character (``path``: where the value sits)."""
+    if isinstance(value, str):
+        if has_control_characters(value):
+            return [FieldError(path, "text.control_character", CONTROL_CHARACTER_MESSAGE)]
+        return []
+    found: list[FieldError] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += control_character_errors(str(key), where)
+            found += control_character_errors(item, where)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found += control_character_errors(item, f"{path}.{i}" if path else str(i))
+    return found

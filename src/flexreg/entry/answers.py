@@ -7,6 +7,7 @@ Every problem is returned at once as a ``FieldError`` with its path (``form_data
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,10 @@ def _one(field: Mapping[str, Any], value: Any) -> tuple[Any, FieldError | None]:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         return None, FieldError(path, "type_error", "Enter text.")
     text = str(value).strip()
+    if validation.has_control_characters(text):
+        return None, FieldError(
+            path, "text.control_character", validation.CONTROL_CHARACTER_MESSAGE
+        )
     try:
         if ftype == "email":
             return validation.email(text), None
@@ -48,9 +53,12 @@ def _one(field: Mapping[str, Any], value: Any) -> tuple[Any, FieldError | None]:
             return None, FieldError(path, "date.invalid", "Enter a date as YYYY-MM-DD.")
     if ftype == "number":
         try:
-            return float(text), None
+            number = float(text)
         except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
             return None, FieldError(path, "number.invalid", "Enter a number.")
+        return number, None
     if ftype == "select":
         if text not in field.get("options", []):
             return None, FieldError(
@@ -97,6 +105,10 @@ def clean_text(step: Mapping[str, Any], text: Any) -> tuple[str, list[FieldError
     if not isinstance(text, str) or not text.strip():
         return "", [FieldError("text", "required", "Enter your answer.")]
     text = text.strip()
+    if validation.has_control_characters(text):
+        return "", [
+            FieldError("text", "text.control_character", validation.CONTROL_CHARACTER_MESSAGE)
+        ]
     low, high = step.get("min_length") or 1, step.get("max_length") or 4000
     if len(text) < low:
         return "", [FieldError("text", "too_short", f"Write at least {low} characters.")]

@@ -507,3 +507,15 @@ def test_the_portal_pages_are_for_the_central_operator_only(fsp: Registrant) -> 
     )
     assert posted.status_code == 403
     assert not CatalogueEntry.objects.exists()
+
+
+def test_labels_and_reasons_with_control_characters_are_refused(operator_api: Api) -> None:
+    added = operator_api.post(
+        f"{OP}/connection_types", {"code": "TIMED", "value": {"label": "Timed\x1b[0m"}}
+    )
+    assert added.status_code == 422
+    assert added.json()["errors"][0]["code"] == "text.control_character"
+    relabel = operator_api.patch(f"{OP}/connection_types/FIRM", {"label": "Firm\x07"})
+    assert relabel.status_code == 422
+    retire = operator_api.post(f"{OP}/connection_types/FIRM/retire", {"reason": "Old\x07"})
+    assert retire.status_code == 422

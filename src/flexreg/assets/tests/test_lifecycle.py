@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from flexreg.assets import services, services_review
+from flexreg.assets import services, services_lifecycle, services_review
 from flexreg.assets.models import Asset, AssetCheck, AssetLink, AssetStatus
 from flexreg.assets.tests import helpers_registration
 from flexreg.assets.tests.helpers_registration import Registrant, hvac, record
+from flexreg.core.errors import ValidationFailed
 from flexreg.core.models import AuditEvent
 from flexreg.notifications.models import Notification
 
@@ -269,3 +270,85 @@ def test_a_draft_of_a_category_the_role_may_not_register_is_refused(
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["code"] == "asset.category_not_allowed_for_role"
     assert oem.api.post("/asset-drafts", {"category": "HEAT_PUMP"}).status_code == 201
+
+
+# --- what the review found ----------------------------------------------------------------------
+
+
+def test_a_draft_with_text_that_cannot_be_stored_is_refused(fsp: Registrant) -> None:
+    """The API refuses a NUL byte or NaN in JSON before it reaches the service; the portal's
+    form does not, so the service checks too."""
+    with pytest.raises(ValidationFailed) as nul:
+        services_lifecycle.save_draft(
+            fsp.acting, {"category": "BESS", "site": {"town": "Cam\x00bridge"}}
+        )
+    assert [(e.field, e.code) for e in nul.value.errors] == [
+        ("site.town", "text.control_character")
+    ]
+    with pytest.raises(ValidationFailed) as nan:
+        services_lifecycle.save_draft(
+            fsp.acting, {"category": "BESS", "capacity": {"installed_kw": float("nan")}}
+        )
+    assert [e.code for e in nan.value.errors] == ["asset.draft_invalid"]
+    assert not Asset.objects.exists()
+
+
+def test_a_draft_category_is_matched_as_registration_matches_it(fsp: Registrant) -> None:
+    body = _draft(fsp, {"category": "heat pump"})
+    assert body["category"] == "HEAT_PUMP"
+
+
+def test_oversight_does_not_see_a_discarded_draft(fsp: Registrant, operator_api: Any) -> None:
+    asset_id = _draft(fsp, {"category": "BESS", "name": "Private"})["asset_id"]
+    fsp.api.post(f"/asset-drafts/{asset_id}/discard")
+    assert operator_api.get(f"/assets/{asset_id}").status_code == 404
+    listed = operator_api.get("/assets", status="rejected").json()["items"]
+    assert asset_id not in [a["asset_id"] for a in listed]
+
+
+def test_a_decommissioned_asset_no_longer_answers_a_lookup_by_its_meter(fsp: Registrant) -> None:
+    from flexreg.assets.tests.helpers_registration import IMPORT_MPAN
+
+    asset = services.register(fsp.acting, hvac())
+    fsp.api.post(
+        f"/assets/{asset.asset_id}/decommission", {"on": TODAY().isoformat(), "reason": "Gone"}
+    )
+    assert fsp.api.post("/assets/lookup", {"mpan": IMPORT_MPAN}).json()["registered"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decommissioning_leaves_a_check_a_worker_is_running_alone(fsp: Registrant) -> None:
+    """A running check holds its row lock (then wants the asset's): decommissioning skips it
+    rather than wait for it, which would deadlock."""
+    import threading
+
+    from django.db import connection, transaction
+
+    asset = services.register(fsp.acting, record())
+    AssetCheck.objects.filter(asset=asset).delete()
+    running = AssetCheck.objects.create(asset=asset, validator="meter_point", status="pending")
+    waiting = AssetCheck.objects.create(asset=asset, validator="mcs", status="error")
+    locked, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                AssetCheck.objects.select_for_update().get(pk=running.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        response = fsp.api.post(
+            f"/assets/{asset.asset_id}/decommission", {"on": TODAY().isoformat(), "reason": "Gone"}
+        )
+        assert response.status_code == 200, response.content
+    finally:
+        release.set()
+        thread.join()
+    assert AssetCheck.objects.get(pk=waiting.pk).status == "skipped"
+    assert AssetCheck.objects.get(pk=running.pk).status == "pending"

@@ -1,6 +1,7 @@
-"""POST /api/v1/assets/lookup is limited per acting membership (``ASSET_LOOKUP_RATE``), so the
+"""POST /api/v1/assets/lookup is limited per participant (``ASSET_LOOKUP_RATE``), so the
 register cannot be probed meter by meter: past the limit, 429 problem details with
-``Retry-After``; other memberships (also the same person's other role) keep their own count;
+``Retry-After``; other participants keep their own count, the participant's other roles share
+it;
 the window ends and the caller may look up again; with rate limits off nothing is counted."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _statuses(api: Api, n: int) -> list[int]:
     return [api.post("/assets/lookup", PROBE).status_code for _ in range(n)]
 
 
-def test_past_the_limit_a_membership_gets_429_with_retry_after(
+def test_past_the_limit_a_participant_gets_429_with_retry_after(
     fsp: Registrant, limited: None
 ) -> None:
     assert _statuses(fsp.api, 3) == [200, 200, 200]
@@ -50,14 +51,14 @@ def test_past_the_limit_a_membership_gets_429_with_retry_after(
     assert "at most 3 every 60 seconds" in body["detail"]
 
 
-def test_each_membership_counts_on_its_own(
+def test_each_participant_counts_on_its_own(
     fsp: Registrant, rival: Registrant, api_for: Any, limited: None
 ) -> None:
     from flexreg.participants.models import Membership
 
     assert _statuses(fsp.api, 4)[-1] == 429
     assert _statuses(rival.api, 3) == [200, 200, 200]
-    # The same person acting for the participant's other role has a count of its own.
+    # The same participant's other role shares its count (more roles, no more look-ups).
     other = (
         Membership.objects.filter(user=fsp.user)
         .exclude(pk=fsp.membership.pk)
@@ -65,7 +66,7 @@ def test_each_membership_counts_on_its_own(
         .get()
     )
     assert other.participant_role.role == "ASSET_OWNER"
-    assert _statuses(api_for(fsp.user, other), 3) == [200, 200, 200]
+    assert _statuses(api_for(fsp.user, other), 1) == [429]
 
 
 def test_the_caller_may_look_up_again_once_the_window_ends(fsp: Registrant, limited: None) -> None:
@@ -73,7 +74,7 @@ def test_the_caller_may_look_up_again_once_the_window_ends(fsp: Registrant, limi
     with connection.cursor() as cur:  # the window's end passes
         cur.execute(
             "UPDATE core_ratelimitcounter SET expires_at = clock_timestamp() WHERE key = %s",
-            [f"rl:asset-lookup:m:{fsp.membership.pk}"],
+            [f"rl:asset-lookup:p:{fsp.participant_pk}"],
         )
         assert cur.rowcount == 1
     assert _statuses(fsp.api, 3) == [200, 200, 200]
@@ -110,7 +111,15 @@ def test_who_is_counted() -> None:
     member = Acting(user_id=7, via="token", membership_id=3, **base)
     platform_person = Acting(user_id=7, via="token", platform_participant_id="Q", **base)
     machine = Acting(user_id=None, via="service_account", service_account_id=5, **base)
-    assert ratelimits.lookup_key(member) == "rl:asset-lookup:m:3"
-    assert ratelimits.lookup_key(platform_person) == "rl:asset-lookup:u:7"
-    assert ratelimits.lookup_key(machine) == "rl:asset-lookup:sa:5"
+    assert ratelimits.lookup_key(member) == "rl:asset-lookup:p:1"
+    assert ratelimits.lookup_key(platform_person) == "rl:asset-lookup:p:1"
+    assert ratelimits.lookup_key(machine) == "rl:asset-lookup:p:1"
+    no_participant = {"user_label": "x", "participant_pk": None, "participant_id": None}
+    lone_machine = Acting(
+        user_id=None, via="service_account", service_account_id=5, **no_participant
+    )
+    assert ratelimits.lookup_key(lone_machine) == "rl:asset-lookup:sa:5"
+    assert ratelimits.lookup_key(Acting(user_id=7, via="token", **no_participant)) == (
+        "rl:asset-lookup:u:7"
+    )
     assert ratelimits.lookup_key(Acting.system("t")) is None

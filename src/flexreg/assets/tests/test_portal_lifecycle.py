@@ -116,3 +116,23 @@ def test_an_asset_is_decommissioned_with_a_date_and_a_reason(
     page = _text(client.get(f"/assets/{asset.asset_id}/"))
     assert "Decommissioned" in page and "Removed from the site" in page
     assert client.get(path).status_code == 404
+
+
+def test_an_impossible_decommission_year_is_an_error_not_a_crash(fsp: Registrant) -> None:
+    asset = services.register(fsp.acting, record())
+    response = _client(fsp).post(
+        f"/assets/{asset.asset_id}/decommission/",
+        {"on-day": "1", "on-month": "1", "on-year": "9" * 30, "reason": "Gone"},
+    )
+    assert response.status_code == 422
+    assert "#on-day" in _error_links(_text(response))
+
+
+def test_a_draft_saved_with_a_nul_byte_in_the_form_is_an_error_not_a_crash(
+    fsp: Registrant,
+) -> None:
+    response = _client(fsp).post(
+        "/assets/register/BESS/", {"action": "draft", "name": "Battery", "site.town": "A\x00B"}
+    )
+    assert response.status_code == 422
+    assert not Asset.objects.exists()

@@ -145,6 +145,13 @@ class Asset(models.Model):
             models.Index(fields=["postcode", "category"], name="asset_postcode_category"),
             models.Index(fields=["registered_by", "asset_id"], name="asset_registrant"),
             models.Index(fields=["status", "created_at"], name="asset_status"),
+            # "Does an import still wait for checks?" in one index probe, asked after every
+            # conclusion (authenticity._assets_pending); small: pending assets only.
+            models.Index(
+                fields=["import_batch"],
+                name="asset_import_pending",
+                condition=Q(status=AssetStatus.PENDING_VALIDATION),
+            ),
             models.Index(
                 Upper("consumer_consent_reference"),
                 name="asset_consent_ref",

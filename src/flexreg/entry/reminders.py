@@ -1,6 +1,7 @@
 """Reminders, overdue notices and escalations for information requests (periodic job).
 
-Every 15 minutes ``run(now)`` looks at the open information requests that have a due date and,
+Every 15 minutes ``run(now)`` looks at the open information requests that have a due date (on
+cases in progress, and the operator's ad hoc requests on qualified cases) and,
 following the rule version of each request's case (``service_levels``):
 
 * ``before:<N>``: a reminder to the participant N days before the due date, for each N in
@@ -37,6 +38,7 @@ from flexreg.core.scheduler import periodic
 from flexreg.entry import services
 from flexreg.entry.models import (
     OPEN_CASE_STATES,
+    CaseStatus,
     InformationRequest,
     RequestStatus,
     RuleSetVersion,
@@ -98,7 +100,8 @@ def _candidates(now: dt.datetime, horizon: int) -> Any:
             status=RequestStatus.OPEN,
             due_at__isnull=False,
             due_at__lte=now + dt.timedelta(days=horizon),
-            case__status__in=OPEN_CASE_STATES,
+            # A qualified case may carry the operator's ad hoc requests (ongoing management).
+            case__status__in=(*OPEN_CASE_STATES, CaseStatus.QUALIFIED),
         )
         .exclude(Exists(escalated))
         .select_related("case__participant_role__participant")

@@ -237,3 +237,15 @@ def test_two_workers_started_together_send_one_reminder(registered: Any) -> None
     assert sorted(r["reminder"] for r in results) == [0, 1]
     assert SentReminder.objects.filter(request=request).count() == 1
     assert _kinds(user) == ["entry.request_reminder"]
+
+
+@pytest.mark.django_db
+def test_an_open_request_on_a_qualified_case_is_reminded_too(fsp: Any) -> None:
+    """The operator's ad hoc requests on a qualified case (ongoing management) get reminders
+    and overdue notices like any other; a rejected case's do not."""
+    user, request = fsp
+    EntryCase.objects.filter(pk=request.case_id).update(status="qualified")
+    assert reminders.run(T0 + 11 * DAY)["overdue"] == 1
+    assert _kinds(user) == ["entry.request_overdue"]
+    EntryCase.objects.filter(pk=request.case_id).update(status="rejected")
+    assert reminders.run(T0 + 30 * DAY) == {"reminder": 0, "overdue": 0, "escalation": 0}

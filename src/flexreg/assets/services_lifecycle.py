@@ -75,7 +75,7 @@ def _draft_fields(
             FieldError(
                 "category",
                 "asset.category_required" if not category else "asset.unknown_category",
-                "Select the kind of asset (a category in use) before saving a draft.",
+                "Select the kind of asset before saving a draft.",
             )
         )
     else:
@@ -177,7 +177,13 @@ def discard_draft(acting: Acting, asset_id: str) -> Asset:
 def reason_errors(raw: str) -> tuple[str, list[FieldError]]:
     reason = (raw or "").strip()
     if not reason:
-        return "", [FieldError("reason", "asset.reason_required", "Say why (for the record).")]
+        return "", [
+            FieldError(
+                "reason",
+                "asset.reason_required",
+                "Enter the reason (it is kept with the asset's history).",
+            )
+        ]
     if len(reason) > REASON_MAX or not reason.replace("\n", " ").isprintable():
         message = f"Use up to {REASON_MAX} characters of text."
         return "", [FieldError("reason", "asset.reason_invalid", message)]
@@ -212,13 +218,18 @@ def decommission(acting: Acting, asset_id: str, on: dt.date, reason: str) -> Ass
     reason, errors = reason_errors(reason)
     today = timezone.localdate()
     if on > today:
-        errors.append(FieldError("on", "asset.decommission_in_future", "Give today or earlier."))
+        errors.append(
+            FieldError(
+                "on", "asset.decommission_in_future", "Enter a date that is today or in the past."
+            )
+        )
     if asset.commissioning_date is not None and on < asset.commissioning_date:
         errors.append(
             FieldError(
                 "on",
                 "asset.decommission_before_commissioning",
-                f"Give a date on or after its commissioning date ({asset.commissioning_date}).",
+                "Enter a date on or after the asset's commissioning date "
+                f"({asset.commissioning_date:%-d %B %Y}).",
             )
         )
     if errors:

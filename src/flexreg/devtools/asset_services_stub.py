@@ -86,9 +86,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from flexreg.devtools.stub_runner import RunningStub, serve_in_thread
 
 __all__ = [
     "MODES",
@@ -415,12 +416,12 @@ def _send_notice(url: str, secret: str, record: Mapping[str, Any]) -> int | str:
 # --- running it ---------------------------------------------------------------------------
 
 
-class StubServer:
+class StubServer(RunningStub):
     """A running stand-in; stop it with :meth:`stop` or use it as a context manager."""
 
     def __init__(self, httpd: _Server, thread: threading.Thread) -> None:
+        super().__init__(httpd, thread, httpd.state.stopping)
         self._httpd = httpd
-        self._thread = thread
         host, port = httpd.server_address[:2]
         self.host: str = str(host)
         self.port: int = int(port)
@@ -441,10 +442,6 @@ class StubServer:
         """``METHOD target`` of every request, in arrival order."""
         with self._httpd.state.lock:
             return list(self._httpd.state.request_log)
-
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
 
     def set_mode(self, service: str, mode: str) -> None:
         if service not in SERVICES:
@@ -489,26 +486,6 @@ class StubServer:
             state.fixtures = copy.deepcopy(state.pristine)
             state.request_log.clear()
 
-    def stop(self) -> None:
-        state = self._httpd.state
-        if state.stopping.is_set():
-            return
-        state.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def start_stub(
     host: str = "127.0.0.1",
@@ -521,13 +498,7 @@ def start_stub(
     data = copy.deepcopy(dict(fixtures)) if fixtures is not None else load_fixtures()
     state = _State(fixtures=copy.deepcopy(data), pristine=data, slow_seconds=slow_seconds)
     httpd = _Server((host, port), state)
-    thread = threading.Thread(
-        target=httpd.serve_forever,
-        kwargs={"poll_interval": 0.1},
-        name=f"asset-services-stub:{httpd.server_address[1]}",
-        daemon=True,
-    )
-    thread.start()
+    thread = serve_in_thread(httpd, f"asset-services-stub:{httpd.server_address[1]}")
     return StubServer(httpd, thread)
 
 

@@ -43,8 +43,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Final, Self, cast
+from typing import Final, cast
+
+from flexreg.devtools.stub_runner import RunningStub, serve_in_thread
 
 __all__ = ["EICAR", "MODES", "StubServer", "main", "start_stub"]
 
@@ -203,13 +204,12 @@ class _UnixServer(socketserver.ThreadingUnixStreamServer):
         super().__init__(path, _Handler)
 
 
-class StubServer:
+class StubServer(RunningStub):
     """A running stub; stop it with :meth:`stop` or use it as a context manager."""
 
     def __init__(self, server: socketserver.BaseServer, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
         self._state: _State = server.state  # type: ignore[attr-defined]
+        super().__init__(server, thread, self._state.stopping)
         if isinstance(server, _UnixServer):
             self.path: str = str(server.server_address)
             self.host, self.port = "", 0
@@ -219,10 +219,6 @@ class StubServer:
             self.path = ""
             self.host, self.port = str(host), int(port)
             self.address = f"{self.host}:{self.port}"
-
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
 
     @property
     def mode(self) -> str:
@@ -254,28 +250,10 @@ class StubServer:
             self._state.log.clear()
             self._state.connections = 0
 
-    def stop(self) -> None:
-        state = self._state
-        if state.stopping.is_set():
-            return
-        state.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def _after_stop(self) -> None:
         if self.path:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_stub(
@@ -299,13 +277,7 @@ def start_stub(
         server = _UnixServer(unix_path, state)
     else:
         server = _TCPServer((host, port), state)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.1},
-        name=f"clamd-stub:{unix_path or port}",
-        daemon=True,
-    )
-    thread.start()
+    thread = serve_in_thread(server, f"clamd-stub:{unix_path or port}")
     return StubServer(server, thread)
 
 

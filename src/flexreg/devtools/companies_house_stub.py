@@ -102,9 +102,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from flexreg.devtools.stub_runner import RunningStub, serve_in_thread
 
 __all__ = ["DEFAULT_API_KEY", "StubServer", "load_fixtures", "main", "start_stub"]
 
@@ -456,12 +457,12 @@ def _search_item(number: str, company: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- running it ---------------------------------------------------------------------------
-class StubServer:
+class StubServer(RunningStub):
     """A running stub; stop it with :meth:`stop` or use it as a context manager."""
 
     def __init__(self, httpd: _Server, thread: threading.Thread) -> None:
+        super().__init__(httpd, thread, httpd.state.stopping)
         self._httpd = httpd
-        self._thread = thread
         host, port = httpd.server_address[:2]
         self.host: str = str(host)
         self.port: int = int(port)
@@ -472,36 +473,12 @@ class StubServer:
         """Request targets (path and query) in arrival order, including refused ones."""
         return self._httpd.state.request_log
 
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
-
     def reset(self) -> None:
         """Forget logged requests and behaviour counters."""
         state = self._httpd.state
         with state.lock:
             state.request_log.clear()
             state.counters.clear()
-
-    def stop(self) -> None:
-        state = self._httpd.state
-        if state.stopping.is_set():
-            return
-        state.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_stub(
@@ -528,13 +505,7 @@ def start_stub(
         max_page=max(1, max_items_per_page),
     )
     httpd = _Server((host, port), state)
-    thread = threading.Thread(
-        target=httpd.serve_forever,
-        kwargs={"poll_interval": 0.1},
-        name=f"companies-house-stub:{httpd.server_address[1]}",
-        daemon=True,
-    )
-    thread.start()
+    thread = serve_in_thread(httpd, f"companies-house-stub:{httpd.server_address[1]}")
     return StubServer(httpd, thread)
 
 

@@ -35,6 +35,31 @@ def _assets(w: World) -> dict[str, Any]:
     return w.__dict__["_assets"]
 
 
+def _b_owner_link(w: World) -> str:
+    """B linked to A's asset as its legal owner (made once per world): the link ended by the
+    link rows (A's own link stays, so it is not the last)."""
+    cached = w.__dict__.get("_b_owner_link")
+    if cached is not None:
+        return str(cached)
+    from flexreg.assets import services_links
+    from flexreg.core.acting import Acting
+
+    asset_id = _assets(w)["asset_id"]
+    link = services_links.add_link(
+        Acting.system("matrix", permissions=frozenset({"assets:review", "assets:read_all"})),
+        asset_id,
+        services_links.NewLink(participant_id=w.b.participant_id, relationship="legal_owner"),
+    )
+    w.__dict__["_b_owner_link"] = str(link.public_id)
+    return str(link.public_id)
+
+
+def _tomorrow() -> str:
+    import datetime as dt
+
+    return (dt.date.today() + dt.timedelta(days=1)).isoformat()
+
+
 def _new_record(w: World) -> dict[str, Any]:
     return _assets(w)["record"](site={"postcode": "LS1 4AP"})
 
@@ -60,5 +85,24 @@ SCENARIOS = [
         "POST /api/v1/assets/lookup",
         lambda w: ("/assets/lookup", {"mpan": _assets(w)["mpan"]}),
         _expect(401, 200, 403, 200, 200),
+    ),
+    Scenario(
+        "POST /api/v1/assets/{asset_id}/links",
+        lambda w: (
+            f"/assets/{_assets(w)['asset_id']}/links",
+            {"participant_id": w.b.participant_id, "relationship": "legal_owner"},
+        ),
+        # a maintainer: a party linked now with assets:register (B's FSP is not qualified), or
+        # the operator's assets:review
+        _expect(401, 403, 403, 201, 201),
+    ),
+    Scenario(
+        "POST /api/v1/assets/{asset_id}/links/{link_id}/end",
+        lambda w: (
+            f"/assets/{_assets(w)['asset_id']}/links/{_b_owner_link(w)}/end",
+            {"valid_to": _tomorrow(), "reason": "Sold the site"},
+        ),
+        # B is the linked party itself, but ending a link is a write: assets:register
+        _expect(401, 403, 403, 200, 200),
     ),
 ]

@@ -48,7 +48,7 @@ from django.conf import settings
 from django.core.checks import Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -82,8 +82,16 @@ IMPORT_VALIDATED_ACTION: Final = "asset_import.validated"
 IMPORT_OBJECT_TYPE: Final = "asset_import"
 #: A check still pending this long after it was created lost its task: the sweep runs it.
 LOST_TASK_AFTER: Final = dt.timedelta(minutes=10)
-#: Checks handled per sweep (the rest wait for the next one, five minutes later).
+#: Due checks the retry sweep runs itself (``FOR UPDATE SKIP LOCKED``, in the scheduler's
+#: transaction: kept small).
 SWEEP_BATCH: Final = 200
+#: Due checks beyond those one sweep queues for the workers (``run_checks`` tasks of
+#: ``TASK_BATCH``); the next sweep, five minutes later, takes what is left.
+SWEEP_QUEUE_LIMIT: Final = 20_000
+#: How long a check the sweep queued is not claimed again: long enough for the queue to reach
+#: it (a task that is lost or still waiting after this leaves the check to the next sweep;
+#: the stale task then leaves it alone).
+QUEUED_LEASE: Final = dt.timedelta(hours=1)
 #: Bulk registration: assets whose checks are created per transaction, checks per task.
 START_BATCH: Final = 2000
 TASK_BATCH: Final = 100
@@ -346,14 +354,19 @@ def _start_batch(pks: list[int]) -> int:
     return len(pending)
 
 
-def enqueue_batches(check_pks: list[int]) -> None:
+def enqueue_batches(check_pks: list[int], lease: dt.datetime | None = None) -> None:
+    """Queue ``run_checks`` tasks of :data:`TASK_BATCH` checks (``lease``: the retry sweep's
+    claim on them, see :func:`sweep`)."""
     from flexreg.assets import tasks
 
     for first in range(0, len(check_pks), TASK_BATCH):
         batch = check_pks[first : first + TASK_BATCH]
         try:
-            tasks.run_checks.enqueue(batch)
-        except Exception:  # the retry sweep runs them once LOST_TASK_AFTER has passed
+            if lease is None:
+                tasks.run_checks.enqueue(batch)
+            else:
+                tasks.run_checks.enqueue(batch, lease=lease.isoformat())
+        except Exception:  # the retry sweep runs them once LOST_TASK_AFTER (or the lease) passed
             logger.exception("could not queue %d authenticity checks", len(batch))
 
 
@@ -763,9 +776,16 @@ def _tell_registrant(asset: Asset, checks: list[AssetCheck]) -> None:
 # --- batches: the bulk task and the retry job -------------------------------------------------
 
 
-def run_batch(check_pks: Iterable[int], now: dt.datetime | None = None) -> dict[str, int]:
+def run_batch(
+    check_pks: Iterable[int], now: dt.datetime | None = None, lease: dt.datetime | None = None
+) -> dict[str, int]:
     """Run checks one after the other, each in its own transaction, sharing HTTP clients and
-    not calling again a service found down; returns counts per resulting status."""
+    not calling again a service found down; returns counts per resulting status.
+
+    ``lease``: the checks were queued by the retry sweep (:func:`sweep`) with this claim in
+    their ``next_attempt_at``; a check whose claim is no longer this one (it was run
+    meanwhile, or claimed again once the lease ran out) is left alone and counted
+    ``released``, so a check queued twice runs once."""
     counts: Counter[str] = Counter()
     down: dict[str, ServiceUnavailable] = {}
     clients: dict[str, ServiceClient] = {}
@@ -774,6 +794,9 @@ def run_batch(check_pks: Iterable[int], now: dt.datetime | None = None) -> dict[
             for pk in check_pks:
                 try:
                     with transaction.atomic():  # one broken check must not spoil the batch
+                        if lease is not None and not _still_claimed(pk, lease):
+                            counts["released"] += 1
+                            continue
                         counts[run(pk, now=now, down=down, clients=clients)] += 1
                 except Exception:
                     logger.exception("asset authenticity check %s failed", pk)
@@ -782,6 +805,19 @@ def run_batch(check_pks: Iterable[int], now: dt.datetime | None = None) -> dict[
         for client in clients.values():
             client.close()
     return dict(counts)
+
+
+def _still_claimed(check_pk: int, lease: dt.datetime) -> bool:
+    """Lock the check if it still holds the sweep's claim ``lease``. Waits for a worker that
+    holds it (not skipped: a check briefly locked by, say, its asset's decision must not wait
+    for its lease to run out), then reads it again: a run meanwhile changed the claim."""
+    return (
+        AssetCheck.objects.select_for_update(of=("self",))
+        .filter(pk=check_pk, next_attempt_at=lease, status__in=[S.PENDING, S.ERROR])
+        .values_list("pk", flat=True)
+        .first()
+        is not None
+    )
 
 
 def batch_outcome(import_pk: int) -> dict[str, int]:
@@ -950,17 +986,60 @@ def _tell_importer(batch: AssetImport, counts: dict[str, int]) -> None:
 # --- what the retry job runs ------------------------------------------------------------------
 
 
-def due_checks(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
-    """Checks to (re)try at ``now``: in error with their retry time come, or still pending
-    long after they were created (a lost task)."""
-    return list(
-        AssetCheck.objects.filter(
-            Q(status=S.ERROR, next_attempt_at__lte=now)
-            | Q(status=S.PENDING, created_at__lte=now - LOST_TASK_AFTER)
+def _due(now: dt.datetime) -> QuerySet[AssetCheck]:
+    """Checks to (re)try at ``now``, oldest due first: in error with their retry time come, or
+    still pending long after they were created (a lost task) and not queued by a sweep since
+    (its claim, in ``next_attempt_at``, has run out)."""
+    return AssetCheck.objects.filter(
+        Q(status=S.ERROR, next_attempt_at__lte=now)
+        | (
+            Q(status=S.PENDING, created_at__lte=now - LOST_TASK_AFTER)
+            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         )
-        .order_by(Coalesce("next_attempt_at", "created_at"), "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    ).order_by(Coalesce("next_attempt_at", "created_at"), "pk")
+
+
+def due_checks(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """The first ``limit`` checks to (re)try at ``now`` (a plain read: :func:`sweep` claims
+    its own)."""
+    return list(_due(now).values_list("pk", flat=True)[:limit])
+
+
+def sweep(
+    now: dt.datetime, *, batch: int | None = None, queue_limit: int | None = None
+) -> dict[str, int]:
+    """The retry job: the checks due at ``now``, claimed with ``SELECT ... FOR UPDATE SKIP
+    LOCKED`` (a check another sweep or a task holds is skipped) and leased: their
+    ``next_attempt_at`` is set to now + :data:`QUEUED_LEASE` in one short transaction, so no
+    sweep takes them again meanwhile, and a run goes ahead only while the lease is still that
+    one (:func:`run_batch`'s ``lease``): a check is never run twice. The first ``batch``
+    (default :data:`SWEEP_BATCH`) run here, after that transaction has committed, each in
+    a transaction of its own (the job is not atomic: no lock is held while a service
+    answers); the next ``queue_limit`` (default :data:`SWEEP_QUEUE_LIMIT`) are queued for the
+    workers, :data:`TASK_BATCH` per ``run_checks`` task, so a backlog after an outage is worked
+    through in parallel and not 200 checks per five minutes. A lease that runs out (a lost
+    task, a crashed worker) leaves the check due again. The retry schedule is unchanged: a run
+    that finds the service still down sets the next attempt from its own clock and the
+    backoff. Returns counts per resulting status, and ``queued``.
+    """
+    batch = batch or SWEEP_BATCH
+    queue_limit = SWEEP_QUEUE_LIMIT if queue_limit is None else queue_limit
+    lease = now + QUEUED_LEASE
+    with transaction.atomic():
+        claimed = list(
+            _due(now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[: batch + queue_limit]
+        )
+        if claimed:
+            AssetCheck.objects.filter(pk__in=claimed).update(next_attempt_at=lease)
+        here, queued = claimed[:batch], claimed[batch:]
+        if queued:
+            transaction.on_commit(functools.partial(enqueue_batches, queued, lease))
+    counts = run_batch(here, now=now, lease=lease) if here else {}
+    if queued:
+        counts["queued"] = len(queued)
+    return counts
 
 
 __all__ = [
@@ -980,4 +1059,5 @@ __all__ = [
     "run_batch",
     "start",
     "start_many",
+    "sweep",
 ]

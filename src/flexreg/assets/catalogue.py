@@ -15,7 +15,9 @@ What the catalogue holds:
 * external identifier schemes (BM Unit, OCPP charge point, ECR, ...) with their format;
 * category schemas: for every field in :data:`RULE_FIELDS`, whether the category requires,
   allows or forbids it (with an optional own error code and message), the energy sources it
-  may name (and a default), and which named cross-field :data:`CONSTRAINTS` hold;
+  may name (and a default), and which named cross-field :data:`CONSTRAINTS` hold (never
+  less than :data:`CORE_FIELDS` required and :data:`CORE_CONSTRAINTS`: what the database and
+  the duplicate rules need of every asset);
 * limits: capacity ceilings, decimal places, text lengths, date and coordinate bounds.
 """
 
@@ -36,6 +38,10 @@ from typing import Any, Final
 
 __all__ = [
     "CONSTRAINTS",
+    "CORE_CONSTRAINTS",
+    "CORE_CONSTRAINT_CODE",
+    "CORE_FIELDS",
+    "CORE_FIELD_CODE",
     "DEFAULT_FILE",
     "FIXED_FIELDS",
     "KINDS",
@@ -136,6 +142,38 @@ CONSTRAINTS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
         "import_le_installed": ("asset.import_exceeds_installed", "capacity.import_kw"),
         "export_needs_v2g": ("asset.export_needs_v2g", "capacity.export_kw"),
         "v2g_needs_export": ("asset.v2g_needs_export", "capacity.export_kw"),
+    }
+)
+
+#: Fields every category requires, whatever its schema or the defaults say: the asset table
+#: stores them in NOT NULL columns (``postcode``, ``connection_status``,
+#: ``flexibility_direction``, ``address_line1``; ``installed_kw`` is null only for a draft) and
+#: registration, the duplicate rules (capacity band, same postcode) and bulk import use them
+#: on every record. A catalogue that makes one optional or forbidden is refused with
+#: :data:`CORE_FIELD_CODE` at the field's path (the clearer choice: forcing them required
+#: behind the operator's back would make the catalogue say one thing and do another).
+CORE_FIELDS: Final[tuple[str, ...]] = (
+    "capacity.installed_kw",
+    "flexibility_direction",
+    "site.address_line1",
+    "site.postcode",
+    "network.connection_status",
+)
+#: Constraints every category holds: the database checks them too (``export_le_installed``:
+#: check constraint ``asset_export_within_installed``), so leaving one out would turn a
+#: registrant's mistake into a database error. Refused with :data:`CORE_CONSTRAINT_CODE`.
+CORE_CONSTRAINTS: Final[tuple[str, ...]] = ("export_le_installed",)
+#: The stable error codes of those two refusals (``CatalogueInvalid.codes``).
+CORE_FIELD_CODE: Final = "catalogue.field_always_required"
+CORE_CONSTRAINT_CODE: Final = "catalogue.constraint_always_applies"
+_CORE_FIELD_WHY: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "capacity.installed_kw": "every asset has an installed capacity (the duplicate rules "
+        "compare it and the export capacity is checked against it)",
+        "flexibility_direction": "every asset has a direction of flexibility",
+        "site.address_line1": "every asset has a site address",
+        "site.postcode": "every asset has a site postcode (the duplicate rules compare it)",
+        "network.connection_status": "every asset has a connection status",
     }
 )
 
@@ -362,19 +400,26 @@ class Catalogue:
 
 
 class CatalogueInvalid(Exception):
-    """Every problem found, each as ``path: message``."""
+    """Every problem found, each as ``path: message``; ``codes`` maps the problems that have
+    a stable error code of their own (:data:`CORE_FIELD_CODE`, :data:`CORE_CONSTRAINT_CODE`)
+    to it (the others are plain ``catalogue.invalid``)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], codes: Mapping[str, str] | None = None) -> None:
         self.problems = problems
+        self.codes: Mapping[str, str] = dict(codes or {})
         super().__init__("; ".join(problems))
 
 
 class _Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.codes: dict[str, str] = {}
 
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
+    def add(self, path: str, message: str, code: str | None = None) -> None:
+        problem = f"{path}: {message}"
+        self.items.append(problem)
+        if code is not None:
+            self.codes[problem] = code
 
 
 def _table(p: _Problems, path: str, value: Any, *, required: bool = True) -> Mapping[str, Any]:
@@ -617,6 +662,31 @@ def _rules(p: _Problems, path: str, raw: Any) -> dict[str, FieldRule]:
     return rules
 
 
+def _refuse_loose_core(
+    p: _Problems, path: str, rules: Mapping[str, FieldRule], constraints: Any
+) -> None:
+    """The core fields stay required and the core constraints stay on (:data:`CORE_FIELDS`,
+    :data:`CORE_CONSTRAINTS`): ``rules`` are the fields a table sets itself (the defaults or
+    one category's own), ``constraints`` the list it sets (None: it sets none)."""
+    for field in CORE_FIELDS:
+        rule = rules.get(field)
+        if rule is not None and rule.presence != "required":
+            p.add(
+                f"{path}.fields.{field}",
+                f"must be required in every category: {_CORE_FIELD_WHY[field]}",
+                CORE_FIELD_CODE,
+            )
+    if isinstance(constraints, list) and all(isinstance(c, str) for c in constraints):
+        for name in CORE_CONSTRAINTS:
+            if name not in constraints:
+                p.add(
+                    f"{path}.constraints",
+                    f"must include {name}: it holds for every asset (the database refuses "
+                    "an asset that breaks it)",
+                    CORE_CONSTRAINT_CODE,
+                )
+
+
 def _category(
     p: _Problems,
     path: str,
@@ -631,7 +701,9 @@ def _category(
     kind = t.get("kind")
     if kind not in KINDS:
         p.add(f"{path}.kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    fields = {**defaults, **_rules(p, f"{path}.fields", t.get("fields"))}
+    own = _rules(p, f"{path}.fields", t.get("fields"))
+    _refuse_loose_core(p, path, own, t.get("constraints"))
+    fields = {**defaults, **own}
     energy_sources = None
     if "energy_sources" in t:
         energy_sources = tuple(
@@ -754,6 +826,7 @@ def compile_catalogue(
     default_constraints = _code_list(
         p, "defaults.constraints", defaults_raw.get("constraints", []), CONSTRAINTS
     )
+    _refuse_loose_core(p, "defaults", defaults, defaults_raw.get("constraints", []))
 
     categories_raw = _table(p, "categories", raw.get("categories"))
     categories = {
@@ -777,7 +850,7 @@ def compile_catalogue(
     _check_codes_distinct(p, "external_id_schemes", scheme_choices)
 
     if p.items:
-        raise CatalogueInvalid(p.items)
+        raise CatalogueInvalid(p.items, p.codes)
     return Catalogue(
         name=name,
         revision=revision,

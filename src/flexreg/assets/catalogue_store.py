@@ -60,12 +60,9 @@ assert set(SECTIONS) == set(CatalogueEntry.Section.values)
 
 _GENERATION_SQL: Final = f'SELECT count(*), max(updated_at) FROM "{CatalogueEntry._meta.db_table}"'  # noqa: S608
 
-# (generation, catalogue) compiled last; the generation whose rows did not compile; the last
-# catalogue that did. Module globals: each assignment is atomic, and two threads that compile
-# the same generation at once only do the work twice.
+# (generation, catalogue) compiled last. A module global: each assignment is atomic, and two
+# threads that compile the same generation at once only do the work twice.
 _compiled: tuple[Any, Catalogue] | None = None
-_failed: Any = None
-_last_good: Catalogue | None = None
 
 
 @lru_cache(maxsize=1)
@@ -131,37 +128,36 @@ def _generation() -> tuple[int, Any]:
 
 def current_catalogue() -> Catalogue:
     """The catalogue in force now: the file with the operator's changes (one query when
-    nothing changed since the last call in this process)."""
-    global _compiled, _failed, _last_good
+    nothing changed since the last call in this process).
+
+    Stored changes that no longer compile (a release made the file disagree with one) are
+    logged and left out: the catalogue is the file with every change, oldest first, that
+    compiles with those kept before it — the same in every process, and worked out again at
+    each new change, so the operator's later changes still take effect."""
+    global _compiled
     generation = _generation()
     if generation[0] == 0:
         return default_catalogue()
     compiled = _compiled
     if compiled is not None and compiled[0] == generation:
         return compiled[1]
-    if generation == _failed:
-        return _last_good or default_catalogue()
     rows = entries()
     try:
         catalogue = compile_with(rows)
     except CatalogueInvalid as exc:
-        _failed = generation
         logger.error(
-            "the asset catalogue's stored changes do not compile; keeping the last good "
-            "catalogue: %s",
+            "the asset catalogue's stored changes do not all compile; leaving out those that "
+            "do not: %s",
             "; ".join(exc.problems),
         )
-        if _last_good is None:
-            _last_good = _as_much_as_compiles(rows)
-        return _last_good
+        catalogue = _as_much_as_compiles(rows)
     _compiled = (generation, catalogue)
-    _last_good = catalogue
     return catalogue
 
 
 def _as_much_as_compiles(rows: list[tuple[str, str, dict[str, Any]]]) -> Catalogue:
-    """A process that never compiled the stored rows: the file with every row, oldest first,
-    that still compiles with those kept before it (every process keeps the same ones)."""
+    """The file with every stored row, oldest first, that still compiles with those kept
+    before it (every process keeps the same ones)."""
     kept: list[tuple[str, str, dict[str, Any]]] = []
     catalogue = default_catalogue()
     for row in rows:
@@ -176,6 +172,6 @@ def _as_much_as_compiles(rows: list[tuple[str, str, dict[str, Any]]]) -> Catalog
 
 def forget() -> None:
     """Drop what this process remembers, as if it had just started (tests)."""
-    global _compiled, _failed, _last_good
-    _compiled = _failed = _last_good = None
+    global _compiled
+    _compiled = None
     file_raw.cache_clear()

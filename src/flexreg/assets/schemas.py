@@ -16,9 +16,10 @@ from pydantic import AfterValidator, Field, RootModel, model_validator
 from pydantic_core import PydanticCustomError
 
 from flexreg.assets import conformance
+from flexreg.assets.catalogue import choice_key
 from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.models import Asset, AssetCheck, AssetLink, AssetStatus, DuplicateFlag
-from flexreg.assets.selectors import LookupKeys, Match
+from flexreg.assets.selectors import LookupKeys, Match, cursor_key
 from flexreg.identifiers import EIC, EICType, IdentifierError, MPANCore, Postcode
 
 StatusCode = Literal[
@@ -73,13 +74,31 @@ class AssetRegistrationIn(RootModel[dict[str, Any]]):
     root: dict[str, Any]
 
 
+def _category_code(value: str | None) -> str | None:
+    """A category as registration reads it (``bess``, ``solar pv`` and ``Solar-PV`` name
+    ``BESS`` and ``SOLAR_PV``: ``ChoiceList.lookup``, retired categories included); a code the
+    catalogue does not have is compared as written there (and matches nothing)."""
+    if value is None or not value.strip():
+        return None
+    choice = current_catalogue().category_list.lookup(value.strip())
+    return choice.code if choice is not None else choice_key(value)
+
+
+def _cursor(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if cursor_key(value.strip()) is None:
+        raise PydanticCustomError("cursor_invalid", "This page link is not valid: start again.")
+    return value.strip()
+
+
 class AssetFilters(Schema):
     status: StatusCode | None = None
-    category: Annotated[str | None, Field(max_length=30)] = None
+    category: Annotated[str | None, Field(max_length=30), AfterValidator(_category_code)] = None
     postcode: PostcodeField = None
     mpan: MpanField = None
     q: Annotated[str | None, Field(max_length=100)] = None
-    cursor: Annotated[str | None, Field(max_length=200)] = None
+    cursor: Annotated[str | None, Field(max_length=200), AfterValidator(_cursor)] = None
     limit: int = 50
 
 
@@ -89,7 +108,11 @@ class ExternalIdIn(StrictSchema):
 
     @model_validator(mode="after")
     def _normalise(self) -> ExternalIdIn:
-        spec = current_catalogue().external_id_schemes.get(self.scheme.upper())
+        # The scheme as conformance reads it (``ChoiceList.lookup``: case, spaces and dashes
+        # ignored, so "ocpp charge point" is OCPP_CHARGE_POINT), retired schemes included.
+        catalogue = current_catalogue()
+        choice = catalogue.scheme_list.lookup(self.scheme.strip())
+        spec = catalogue.external_id_schemes.get(choice.code) if choice is not None else None
         if spec is None:
             raise PydanticCustomError("choice.invalid", "Not a known identifier scheme.")
         self.scheme = spec.code

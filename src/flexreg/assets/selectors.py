@@ -8,7 +8,7 @@ An asset the caller may not see answers 404 (``NotFound``), never 403, so IDs ca
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from flexreg.assets.models import (
 )
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, NotFound
+from flexreg.identifiers import AssetId
 
 #: What the full view reads of a link (its participant's Participant ID only) and of a flag
 #: (the candidate's Asset ID only).
@@ -97,19 +98,40 @@ def visible(acting: Acting) -> QuerySet[Asset]:
     return qs.filter(Q(registered_by_id=pk) | Q(is_linked=True))
 
 
-def for_update(acting: Acting, asset_id: str) -> Asset:
+def for_update(acting: Acting, asset_id: str, *, no_key: bool = False) -> Asset:
     """An asset the caller may see, locked for a change (``SELECT ... FOR UPDATE``); 404
-    otherwise. Whether the caller may change it is the service's rule."""
+    otherwise. Whether the caller may change it is the service's rule.
+
+    ``no_key``: ``FOR NO KEY UPDATE`` instead, for a change to the asset's links: it still
+    serialises such changes with each other and with the asset's own, but not with a
+    transaction that only references the asset (a link inserted elsewhere checks its deferred
+    foreign key at commit with ``FOR KEY SHARE``; under ``FOR UPDATE`` that writer and this
+    one would deadlock on the exclusion constraint instead of one of them answering 409)."""
     found = (
         visible(acting)
         .select_related("registered_by")
-        .select_for_update(of=("self",))
-        .filter(asset_id=_normalise_asset_id(asset_id))
+        .select_for_update(of=("self",), no_key=no_key)
+        .filter(asset_id=normalise_asset_id(asset_id))
         .first()
     )
     if found is None:
-        raise NotFound(f"No asset {asset_id} that you may see.")
+        raise NotFound(f"No asset {asset_id[:40]} that you may see.")
     return found
+
+
+def own_draft_record(acting: Acting, asset_id: str) -> Mapping[str, Any] | None:
+    """The record of the acting participant's draft, read without a lock (None when there is
+    no such draft: the transaction that locks it then says why)."""
+    record = (
+        Asset.objects.filter(
+            asset_id=normalise_asset_id(asset_id),
+            registered_by_id=acting.participant_pk,
+            status=AssetStatus.DRAFT,
+        )
+        .values_list("draft_record", flat=True)
+        .first()
+    )
+    return record if isinstance(record, Mapping) else None
 
 
 def may_maintain(acting: Acting, asset: Asset) -> bool:
@@ -134,7 +156,7 @@ def own_draft_for_update(acting: Acting, asset_id: str) -> Asset:
     found = (
         Asset.objects.select_related("registered_by")
         .select_for_update(of=("self",))
-        .filter(asset_id=_normalise_asset_id(asset_id), registered_by_id=acting.participant_pk)
+        .filter(asset_id=normalise_asset_id(asset_id), registered_by_id=acting.participant_pk)
         .first()
     )
     if found is None or acting.participant_pk is None:
@@ -150,13 +172,13 @@ def own_draft_for_update(acting: Acting, asset_id: str) -> Asset:
     return found
 
 
-def _normalise_asset_id(asset_id: str) -> str:
-    return asset_id.strip().upper()
+def normalise_asset_id(asset_id: str) -> str:
+    return str(asset_id).strip().upper()
 
 
 def asset_for(acting: Acting, asset_id: str) -> Asset:
     """One asset the caller may see, with its links, checks and flags; 404 otherwise."""
-    found = _with_detail(visible(acting)).filter(asset_id=_normalise_asset_id(asset_id)).first()
+    found = _with_detail(visible(acting)).filter(asset_id=normalise_asset_id(asset_id)).first()
     if found is None:
         raise NotFound(f"No asset {asset_id} that you may see.")
     return found
@@ -184,11 +206,16 @@ def _encode(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> str:
+def cursor_key(cursor: str) -> str | None:
+    """The Asset ID a page cursor stands for, or None when it is not a cursor this list gave
+    out (not base64, or not a well-formed Asset ID: a NUL byte or any other text would reach
+    the database as the key). The API refuses such a cursor (422 ``cursor_invalid``); the
+    portal starts from the first page."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return ""
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return str(AssetId.parse(raw))
+    except (ValueError, UnicodeDecodeError):  # IdentifierError is a ValueError
+        return None
 
 
 def _search(qs: QuerySet[Asset], q: str) -> QuerySet[Asset]:
@@ -222,8 +249,9 @@ def _filtered(
         qs = qs.filter(Q(import_mpan=mpan) | Q(export_mpan=mpan))
     if q:
         qs = _search(qs, q)
-    if cursor:
-        qs = qs.filter(asset_id__gt=_decode(cursor))
+    after = cursor_key(cursor) if cursor else None
+    if after is not None:
+        qs = qs.filter(asset_id__gt=after)
     return qs
 
 
@@ -354,15 +382,3 @@ def lookup(acting: Acting, keys: LookupKeys) -> list[Match]:
             hidden.add(on)
             matches.append(Match(on, None))
     return matches
-
-
-def review_queue(acting: Acting, limit: int = 200) -> list[Asset]:
-    """Assets in query, oldest first, for the central operator (``assets:review``)."""
-    from flexreg.core import permissions as catalogue
-
-    catalogue.require(acting, "assets:review")
-    return list(
-        Asset.objects.filter(status=AssetStatus.QUERY)
-        .select_related("registered_by")
-        .order_by("created_at", "pk")[:limit]
-    )

@@ -22,6 +22,17 @@ ACTIONS: Final = {
     "asset.authenticity_started": "Authenticity checks started",
     "asset.check_concluded": "Check concluded",
     "asset.authenticity_concluded": "Validation concluded",
+    "asset.verify": "Verified by the central operator",
+    "asset.reject": "Rejected by the central operator",
+    "asset.draft_saved": "Saved as a draft",
+    "asset.draft_updated": "Draft updated",
+    "asset.draft_discarded": "Draft discarded",
+    "asset.decommissioned": "Decommissioned",
+    "asset.recommissioned": "Recommissioned",
+    "asset.link_added": "Party linked",
+    "asset.link_ended": "Party's link ended",
+    "asset.link_suspended": "Party's link suspended",
+    "asset.consent_revocation_received": "Consumer consent revoked",
 }
 
 

@@ -29,6 +29,7 @@ from flexreg.assets.models import (
     DuplicateFlag,
     Relationship,
 )
+from flexreg.assets.validators import consent
 from flexreg.core import audit, permissions
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, FieldError, ValidationFailed
@@ -75,18 +76,29 @@ def register(
 ) -> Asset:
     """Register one asset for the acting participant role.
 
-    Concurrent registrations near one another can deadlock in PostgreSQL (an advisory lock
-    against a foreign-key check at commit); PostgreSQL aborts one of them, which is then run
-    again from the start (a fresh transaction, so it sees the winner's row and flags it).
+    A household's consent reference is checked with the consumer consent service first,
+    outside the transaction (``_consent_now``). Concurrent registrations near one another can
+    deadlock in PostgreSQL (an advisory lock against a foreign-key check at commit);
+    PostgreSQL aborts one of them, which is then run again from the start (a fresh
+    transaction, so it sees the winner's row and flags it).
     """
-    return _retrying_deadlocks(lambda: _register_once(acting, record, catalogue))
+    catalogue = catalogue or current_catalogue()
+    consent_now = _consent_now(acting, record, catalogue)
+    return _retrying_deadlocks(lambda: _register_once(acting, record, catalogue, consent_now))
 
 
 def submit_draft(acting: Acting, asset_id: str, catalogue: Catalogue | None = None) -> Asset:
     """Submit a draft (``draft`` → ``pending_validation``, or ``query`` when it may duplicate
-    another asset): its record goes through everything a registration does, and the draft's
-    row (and Asset ID) becomes the asset. Every error at once; the draft is left as it was."""
-    return _retrying_deadlocks(lambda: _submit_once(acting, asset_id, catalogue))
+    another asset): its record goes through everything a registration does, the real-time
+    consent check included, and the draft's row (and Asset ID) becomes the asset. Every error
+    at once; the draft is left as it was."""
+    catalogue = catalogue or current_catalogue()
+    consent_now = None
+    if consent.configured():
+        record = selectors.own_draft_record(acting, asset_id)
+        if record is not None:
+            consent_now = _consent_now(acting, record, catalogue)
+    return _retrying_deadlocks(lambda: _submit_once(acting, asset_id, catalogue, consent_now))
 
 
 def _retrying_deadlocks(attempt_once: Callable[[], Asset]) -> Asset:
@@ -102,17 +114,31 @@ def _retrying_deadlocks(attempt_once: Callable[[], Asset]) -> Asset:
 
 
 @transaction.atomic
-def _register_once(acting: Acting, record: Mapping[str, Any], catalogue: Catalogue | None) -> Asset:
+def _register_once(
+    acting: Acting,
+    record: Mapping[str, Any],
+    catalogue: Catalogue | None,
+    consent_now: consent.RealTime | None = None,
+) -> Asset:
     permissions.require(acting, REGISTER)
-    return _register_checked(acting, _registrant(acting), record, catalogue, draft=None)
+    return _register_checked(
+        acting, _registrant(acting), record, catalogue, draft=None, consent_now=consent_now
+    )
 
 
 @transaction.atomic
-def _submit_once(acting: Acting, asset_id: str, catalogue: Catalogue | None) -> Asset:
+def _submit_once(
+    acting: Acting,
+    asset_id: str,
+    catalogue: Catalogue | None,
+    consent_now: consent.RealTime | None = None,
+) -> Asset:
     permissions.require(acting, REGISTER)
     registrant_pk = _registrant(acting)
     draft = selectors.own_draft_for_update(acting, asset_id)
-    return _register_checked(acting, registrant_pk, draft.draft_record, catalogue, draft=draft)
+    return _register_checked(
+        acting, registrant_pk, draft.draft_record, catalogue, draft=draft, consent_now=consent_now
+    )
 
 
 def _register_checked(
@@ -122,10 +148,17 @@ def _register_checked(
     catalogue: Catalogue | None,
     *,
     draft: Asset | None,
+    consent_now: consent.RealTime | None = None,
 ) -> Asset:
-    """Conformance, duplicate rules under locks, then the asset (a new row, or the draft's)."""
+    """Conformance, duplicate rules under locks, then the asset (a new row, or the draft's).
+    ``consent_now``: what the real-time consent check found before the transaction (its
+    refusals were raised then); recorded with the registration."""
     catalogue = catalogue or current_catalogue()
     clean, contract_reference, role_details = _conform(record, catalogue, acting.role)
+    if consent_now is not None and (
+        not clean.domestic or consent_now.reference != clean.consumer_consent_reference
+    ):
+        consent_now = None  # a draft changed since it was checked: the background check decides
     rules.lock(rules.lock_keys(clean, catalogue))
     refuse_duplicates(acting, rules.exact_duplicates(clean, catalogue))
     near = rules.near_matches(clean)
@@ -147,12 +180,31 @@ def _register_checked(
         raise duplicate_error(acting, rules.exact_duplicates(clean, catalogue)) from exc
     link = _link_registrant(acting, asset, registrant_pk, clean, contract_reference)
     candidates = _flag(asset, near)
-    _audit_registered(acting, asset, link, candidates)
+    _audit_registered(acting, asset, link, candidates, consent_now)
     _start_authenticity(asset.pk)
     return asset
 
 
 # --- steps ------------------------------------------------------------------------------------
+
+
+def _consent_now(
+    acting: Acting, record: Mapping[str, Any], catalogue: Catalogue
+) -> consent.RealTime | None:
+    """The real-time check of a household's consent reference, before any transaction (an
+    outside call must not hold one open): None when no consent service is configured or the
+    asset is not domestic. Raises what the transaction would raise first (permission, no
+    participant role, every conformance error: no call for a record that is refused anyway),
+    then ``consent.ConsentRefused`` (422 ``consent.not_found``, ``consent.revoked``, ...)."""
+    if not consent.configured():
+        return None
+    permissions.require(acting, REGISTER)
+    _registrant(acting)
+    clean, _, _ = _conform(record, catalogue, acting.role)
+    if not clean.domestic:
+        return None
+    mpans = [m for m in (clean.import_mpan, clean.export_mpan) if m]
+    return consent.check_now(clean.consumer_consent_reference, mpans)
 
 
 def _registrant(acting: Acting) -> int:
@@ -374,27 +426,37 @@ def _flag(asset: Asset, near: list[rules.NearMatch]) -> list[int]:
     return sorted({m.candidate_pk for m in near})
 
 
-def _audit_registered(acting: Acting, asset: Asset, link: AssetLink, candidates: list[int]) -> None:
+def _audit_registered(
+    acting: Acting,
+    asset: Asset,
+    link: AssetLink,
+    candidates: list[int],
+    consent_now: consent.RealTime | None = None,
+) -> None:
     candidate_ids = sorted(
         Asset.objects.filter(pk__in=candidates).values_list("asset_id", flat=True)
     )
+    after: dict[str, Any] = {
+        "category": asset.category,
+        "status": asset.status,
+        "registered_by_role": asset.registered_by_role,
+        "relationship": link.relationship,
+        "contract_reference": link.contract_reference,
+        "consent_reference": link.consent_reference,
+        "possible_duplicates": candidate_ids,
+        "catalogue_checksum": asset.catalogue_checksum,
+        "role_details": asset.role_details,
+    }
+    if consent_now is not None:
+        # The real-time consent check: passed, or unavailable (the background check decides).
+        after["consent_checked_now"] = consent_now.evidence()
     audit.record(
         acting,
         "asset.registered",
         object_type="asset",
         object_id=asset.asset_id,
         subject_participant_id=acting.participant_id or "",
-        after={
-            "category": asset.category,
-            "status": asset.status,
-            "registered_by_role": asset.registered_by_role,
-            "relationship": link.relationship,
-            "contract_reference": link.contract_reference,
-            "consent_reference": link.consent_reference,
-            "possible_duplicates": candidate_ids,
-            "catalogue_checksum": asset.catalogue_checksum,
-            "role_details": asset.role_details,
-        },
+        after=after,
         personal=["consent_reference"],
     )
 

@@ -130,10 +130,19 @@ def _stamp() -> Any:
 
 
 def _problems(rows: list[tuple[str, str, dict[str, Any]]]) -> tuple[Catalogue | None, list[str]]:
+    catalogue, problems, _ = _problems_and_codes(rows)
+    return catalogue, problems
+
+
+def _problems_and_codes(
+    rows: list[tuple[str, str, dict[str, Any]]],
+) -> tuple[Catalogue | None, list[str], Mapping[str, str]]:
+    """The compiled catalogue, or the problems and the stable codes some of them have (a
+    core field made optional, a core constraint left out: ``catalogue.CORE_FIELDS``)."""
     try:
-        return catalogue_store.compile_with(rows), []
+        return catalogue_store.compile_with(rows), [], {}
     except CatalogueInvalid as exc:
-        return None, exc.problems
+        return None, exc.problems, exc.codes
 
 
 def _compiled(
@@ -151,7 +160,7 @@ def _compiled(
     Problems the stored changes had already are not the change's fault and are not reported.
     """
     changed = [r for r in rows if (r[0], r[1]) != (section, code)] + [(section, code, value)]
-    catalogue, problems = _problems(changed)
+    catalogue, problems, codes = _problems_and_codes(changed)
     before_catalogue, before = _problems(rows)
     if catalogue is not None:
         _refuse_unusable(catalogue, before_catalogue, section, code, field_of, other)
@@ -171,7 +180,9 @@ def _compiled(
         elif path.startswith(prefix + "."):
             own = field_of(path[len(prefix) + 1 :])
         if own is not None:
-            errors.append(FieldError(own, "catalogue.invalid", message or problem))
+            errors.append(
+                FieldError(own, codes.get(problem, "catalogue.invalid"), message or problem)
+            )
         else:
             errors.append(FieldError(other[0], other[1], f"{path}: {message}"))
     raise ValidationFailed(errors, detail="The catalogue would not be valid: " + "; ".join(new))

@@ -175,7 +175,9 @@ def discard_draft(acting: Acting, asset_id: str) -> Asset:
 
 
 def reason_errors(raw: str) -> tuple[str, list[FieldError]]:
-    reason = (raw or "").strip()
+    """A reason kept with the asset's history (and told to its parties): plain text of up to
+    ``REASON_MAX`` characters, lines allowed (a browser sends them as CRLF)."""
+    reason = (raw or "").replace("\r\n", "\n").strip()
     if not reason:
         return "", [
             FieldError(
@@ -190,7 +192,8 @@ def reason_errors(raw: str) -> tuple[str, list[FieldError]]:
     return reason, []
 
 
-def _reason(raw: str) -> str:
+def checked_reason(raw: str) -> str:
+    """The reason, or 422 (``asset.reason_required``, ``asset.reason_invalid``)."""
     reason, errors = reason_errors(raw)
     if errors:
         raise ValidationFailed(errors)
@@ -278,7 +281,7 @@ def recommission(acting: Acting, asset_id: str, reason: str) -> Asset:
     replacement has taken its meter meanwhile."""
     permissions.require(acting, REVIEW)
     asset = selectors.for_update(acting, asset_id)
-    reason = _reason(reason)
+    reason = checked_reason(reason)
     before = asset.status
     asset.status = LIFECYCLE.target(before, "recommission")
     asset.status_reason = reason

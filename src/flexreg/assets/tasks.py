@@ -6,8 +6,12 @@ registration commits; ``run_checks`` by ``authenticity.start_many`` (bulk regist
 a batch of checks, run one after the other with shared HTTP clients. ``assets.retry_checks``
 (every five minutes) re-runs checks whose service was unavailable, when their retry time has
 come (30 s doubling to hourly), and checks whose task was lost (still pending ten minutes
-after they were created). A service found down is not called again in the same sweep (or
-batch): the remaining checks for it record the same error at once. After
+after they were created): up to 200 itself, and the rest of what is due (up to 20,000 a
+sweep) queued as ``run_checks`` tasks for the workers to run in parallel, so a backlog after
+an outage does not wait for 200 checks per five minutes. Claims use ``FOR UPDATE SKIP
+LOCKED`` and a lease, so two sweeps, or a sweep and a task, never run one check twice. A
+service found down is not called again in the same sweep (or batch): the remaining checks for
+it record the same error at once. After
 ``ASSET_CHECK_GIVE_UP_HOURS`` of unavailability a check concludes "service unavailable" and
 the asset goes to ``query``.
 """
@@ -30,16 +34,20 @@ def run_check(check_pk: int) -> str:
 
 
 @task()
-def run_checks(check_pks: list[int]) -> dict[str, int]:
-    """Run a batch of authenticity checks (bulk registration queues them this way)."""
-    return authenticity.run_batch(check_pks)
+def run_checks(check_pks: list[int], lease: str | None = None) -> dict[str, int]:
+    """Run a batch of authenticity checks (bulk registration queues them this way, and the
+    retry sweep with ``lease``: its claim on them, an ISO date-time)."""
+    return authenticity.run_batch(
+        check_pks, lease=dt.datetime.fromisoformat(lease) if lease else None
+    )
 
 
-@periodic("assets.retry_checks", every=dt.timedelta(minutes=5))
+@periodic("assets.retry_checks", every=dt.timedelta(minutes=5), atomic=False)
 def retry_checks(now: dt.datetime) -> dict[str, int]:
-    """Re-run the authenticity checks that are due (``authenticity.due_checks``); returns
-    counts per resulting status."""
-    return authenticity.run_batch(authenticity.due_checks(now), now=now)
+    """Re-run the authenticity checks that are due (``authenticity.sweep``: a batch here, the
+    rest queued as ``run_checks`` tasks); returns counts per resulting status and
+    ``queued``."""
+    return authenticity.sweep(now)
 
 
 __all__ = ["retry_checks", "run_check", "run_checks"]

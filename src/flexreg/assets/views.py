@@ -56,7 +56,8 @@ STATUS_EXPLAINED: Final = {
     AssetStatus.PENDING_VALIDATION: "We are checking the asset with outside services (meter "
     "point registry, DNO connection data, manufacturer registry, installer certification). "
     "We will tell you the outcome.",
-    AssetStatus.VERIFIED: "The asset's checks passed: it is verified.",
+    AssetStatus.VERIFIED: "The asset is verified: its checks passed, or the central operator "
+    "accepted it.",
     AssetStatus.QUERY: "The central operator is looking at this asset before it can be verified.",
     AssetStatus.REJECTED: "The central operator did not accept this registration.",
     AssetStatus.DECOMMISSIONED: "This asset is no longer in service.",
@@ -506,10 +507,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
                 )
             return redirect("asset-import", import_id=str(batch.public_id))
     catalogue = current_catalogue()
-    role = _acting(request).role or ""
-    rules = role_rules.rules_for(role)
-    # The role's own columns (role_details.<name>) are in its templates.
-    query = f"?role={role}" if rules.columns else ""
+    rules = role_rules.rules_for(_acting(request).role or "")
     return render(
         request,
         "assets/import_new.html",
@@ -517,13 +515,26 @@ def import_new(request: HttpRequest) -> HttpResponse:
             "nav": "assets",
             "errors": errors,
             "templates": [
-                (c.code, c.label, f"/api/v1/asset-imports/templates/{c.code}{query}")
+                (c.code, c.label, reverse("asset-import-template", args=[c.code.lower()]))
                 for c in catalogue.category_list.active
                 if rules.allows(c.code)
             ],
         },
         status=422 if errors else 200,
     )
+
+
+@portal_read
+def import_template(request: HttpRequest, category: str) -> StreamingHttpResponse:
+    """The CSV template of a category for the acting role: the API's, downloaded with the
+    portal's session (the API itself takes bearer tokens only)."""
+    from flexreg.assets import http_imports, selectors_imports
+
+    role = _acting(request).role
+    code, columns = selectors_imports.template_columns(
+        category, role=role if role in permissions.ASSET_REGISTRANTS else None
+    )
+    return http_imports.csv_response(columns, [], f"flexreg-assets-{code.lower()}.csv")
 
 
 @portal_read

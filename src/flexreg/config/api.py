@@ -19,6 +19,7 @@ from flexreg.assets.api_catalogue import router as asset_catalogue_router
 from flexreg.assets.api_consent import router as consent_router
 from flexreg.assets.api_imports import router as asset_imports_router
 from flexreg.assets.api_lifecycle import router as asset_lifecycle_router
+from flexreg.assets.api_links import router as asset_links_router
 from flexreg.assets.api_review import router as asset_review_router
 from flexreg.core import problems
 from flexreg.core.errors import DomainError, PermissionDenied
@@ -68,6 +69,7 @@ api.add_router("/operator/assets", asset_review_router)
 api.add_router("/asset-catalogue", asset_catalogue_router)
 api.add_router("/operator/asset-catalogue", asset_catalogue_operator_router)
 api.add_router("", asset_lifecycle_router)
+api.add_router("", asset_links_router)
 
 
 @api.exception_handler(DomainError)

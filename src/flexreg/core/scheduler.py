@@ -29,14 +29,21 @@ class Job:
     name: str
     every: dt.timedelta
     run: Callable[[dt.datetime], Any]  # called with "now"; returns something loggable
+    #: True: the job runs inside the transaction that claimed it (all or nothing, re-run after
+    #: a crash). False: the claim commits first and the job runs outside any transaction,
+    #: owning its own (a job that calls outside services, so that no lock it takes — the audit
+    #: log's, a row's — is held while a service answers).
+    atomic: bool = True
 
 
 JOBS: dict[str, Job] = {}
 
 
-def periodic(name: str, *, every: dt.timedelta) -> Callable[[Callable[[dt.datetime], Any]], Any]:
+def periodic(
+    name: str, *, every: dt.timedelta, atomic: bool = True
+) -> Callable[[Callable[[dt.datetime], Any]], Any]:
     def register(fn: Callable[[dt.datetime], Any]) -> Callable[[dt.datetime], Any]:
-        JOBS[name] = Job(name, every, fn)
+        JOBS[name] = Job(name, every, fn, atomic)
         return fn
 
     return register
@@ -72,19 +79,29 @@ def run_due(now: dt.datetime | None = None, only: set[str] | None = None) -> dic
             )
             if row is None:
                 continue  # not due, or another worker is running it
-            try:
-                with transaction.atomic():
-                    results[name] = job.run(now)
-                row.last_error = ""
-            except Exception as exc:  # one failing job must not stop the others
-                logger.exception("scheduled job %s failed", name)
-                results[name] = exc
-                row.last_error = f"{type(exc).__name__}: {exc}"[:500]
             row.last_run_at = now
             row.next_run_at = now + job.every
             row.runs += 1
+            if job.atomic:
+                results[name], row.last_error = _run(job, now)
             row.save()
+        if not job.atomic:
+            # Claimed and rescheduled (committed): no other worker takes this run.
+            results[name], error = _run(job, now)
+            ScheduledJob.objects.filter(pk=row.pk).update(last_error=error)
     return results
+
+
+def _run(job: Job, now: dt.datetime) -> tuple[Any, str]:
+    """What the job returned (or the exception it raised) and the error to record."""
+    try:
+        if job.atomic:
+            with transaction.atomic():
+                return job.run(now), ""
+        return job.run(now), ""
+    except Exception as exc:  # one failing job must not stop the others
+        logger.exception("scheduled job %s failed", job.name)
+        return exc, f"{type(exc).__name__}: {exc}"[:500]
 
 
 def run_now(name: str, now: dt.datetime | None = None) -> Any:

@@ -56,9 +56,28 @@ KINDS: dict[str, Kind] = {
             PARTICIPANTS,
         ),
         Kind(
+            "assets.decided",
+            "Central operator's decision on an asset",
+            "The central operator verified or rejected an asset you registered, with a reason.",
+            PARTICIPANTS,
+        ),
+        Kind(
             "assets.consent_revoked",
             "Consumer consent revoked",
             "A household withdrew the consent a link of yours to its asset rests on.",
+            PARTICIPANTS,
+        ),
+        Kind(
+            "assets.linked",
+            "Linked to an asset",
+            "Your participant was linked to an asset as its owner, operator or controlling "
+            "provider.",
+            PARTICIPANTS,
+        ),
+        Kind(
+            "assets.link_ended",
+            "Link to an asset ended",
+            "A party's link to an asset you are linked to was ended (a provider switch, a sale).",
             PARTICIPANTS,
         ),
         Kind(

@@ -11,7 +11,8 @@ from typing import Literal
 from django.db.models import Prefetch, Q, QuerySet
 
 from flexreg.core.acting import Acting
-from flexreg.core.errors import NotFound
+from flexreg.core.errors import FieldError, NotFound, ValidationFailed
+from flexreg.identifiers import ParticipantId
 from flexreg.participants.models import (
     Participant,
     ParticipantRole,
@@ -85,10 +86,15 @@ def _encode(value: str) -> str:
 
 
 def _decode(cursor: str) -> str:
+    """The Participant ID a page cursor stands for; 422 ``cursor_invalid`` when it is not a
+    cursor this list gave out (any other text, a NUL byte say, would reach the database)."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return ""
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return str(ParticipantId.parse(raw))
+    except (ValueError, UnicodeDecodeError):  # IdentifierError is a ValueError
+        raise ValidationFailed(
+            [FieldError("cursor", "cursor_invalid", "This page link is not valid: start again.")]
+        ) from None
 
 
 def page(

@@ -619,7 +619,9 @@ def test_at_least_one_mpan() -> None:
 
 
 def test_a_category_without_the_mpan_constraint_takes_the_network_from_the_registrant() -> None:
-    catalogue = load_file(overlays=[{"categories": {"OTHER": {"constraints": []}}}])
+    catalogue = load_file(
+        overlays=[{"categories": {"OTHER": {"constraints": ["export_le_installed"]}}}]
+    )
     asset = ok(with_("OTHER", metering=None, network__gsp_group="_N"), catalogue=catalogue)
     assert (asset.distributor_id, asset.dno_licence_area, asset.gsp_group) == ("18", "SPOW", "_N")
     asset = ok(with_("OTHER", metering=None), catalogue=catalogue)

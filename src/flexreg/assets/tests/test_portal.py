@@ -284,7 +284,7 @@ def test_bulk_upload_progress_and_results(
     settings.TASKS = IMMEDIATE
     client = _client(fsp)
     html = _text(client.get("/assets/imports/new/"))
-    assert 'href="/api/v1/asset-imports/templates/BESS"' in html
+    assert 'href="/assets/imports/templates/bess.csv"' in html
 
     columns = conformance.csv_columns("BESS")
     good = {

@@ -3,9 +3,15 @@ and given to a provider linked to the asset; and the handler for the service's r
 notices.
 
 **The check.** Applies to domestic assets (``domestic`` is true): a household's asset is
-registered only with the consumer's consent, checked against the service as soon as the
-asset is created (the pipeline queues it straight after the registration commits). Setting:
-``ASSET_CONSENT_URL`` (env ``FLEXREG_CONSENT_URL``); optional ``ASSET_CONSENT_API_KEY``.
+registered only with the consumer's consent. A single registration (API, portal form, draft
+submitted) asks the service in real time before anything is stored (:func:`check_now`, at
+most ``REALTIME_TIMEOUT`` seconds): a reference it does not know, or says is revoked, expired
+or for another meter point is refused at once (422, ``ConsentRefused``); a service that
+cannot answer leaves the decision to the background check. That check (every rule below)
+runs as soon as the asset is created (the pipeline queues it straight after the registration
+commits), for bulk registrations too: a file of 100,000 rows cannot wait on an outside call
+per row and the contract has no batch lookup. Setting: ``ASSET_CONSENT_URL`` (env
+``FLEXREG_CONSENT_URL``); optional ``ASSET_CONSENT_API_KEY``.
 
 Contract::
 
@@ -44,9 +50,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -107,7 +115,7 @@ def check(facts: AssetFacts, client: ServiceClient, now: dt.datetime) -> Verdict
             [Reason("consent.missing", "The domestic asset has no consumer consent reference.")],
             {"consent_reference": ""},
         )
-    found = client.get(f"/consents/{segment(reference)}", ConsentIn)
+    found = _fetch(client, reference)
     if found is None:
         return judged(
             "",
@@ -120,12 +128,45 @@ def check(facts: AssetFacts, client: ServiceClient, now: dt.datetime) -> Verdict
                 )
             ],
         )
-    if found.consent_reference.strip().upper() != reference.strip().upper():
+    failures = _failures(
+        reference,
+        found,
+        now,
+        mpans=facts.mpans,
+        postcode=facts.postcode,
+        linked=facts.linked_participant_ids,
+    )
+    return judged(
+        f"Consent {reference} is active for this household.",
+        failures,
+        {"consent_reference": reference, "consent": found.model_dump(mode="json")},
+    )
+
+
+def _fetch(client: ServiceClient, reference: str) -> ConsentIn | None:
+    """The service's record of ``reference`` (None: it has none); an answer about another
+    consent is not trusted (``service.invalid_response``)."""
+    found = client.get(f"/consents/{segment(reference.strip())}", ConsentIn)
+    if found is not None and found.consent_reference.strip().upper() != reference.strip().upper():
         raise ServiceUnavailable(
             "service.invalid_response",
             f"Asked the {LABEL} for consent {reference}, the answer is for "
             f"{found.consent_reference}.",
         )
+    return found
+
+
+def _failures(
+    reference: str,
+    found: ConsentIn,
+    now: dt.datetime,
+    *,
+    mpans: Sequence[str],
+    postcode: str,
+    linked: Sequence[str],
+) -> list[Reason]:
+    """The contract's rules against a consent the service knows (one reason per rule
+    broken): the asset's MPANs and postcode, and the participants linked to it."""
     failures: list[Reason] = []
     if found.status == "revoked":
         when = f" on {found.revoked_at:%d %B %Y}" if found.revoked_at else ""
@@ -134,23 +175,22 @@ def check(facts: AssetFacts, client: ServiceClient, now: dt.datetime) -> Verdict
         )
     elif found.status == "expired" or (found.expires_at is not None and found.expires_at <= now):
         failures.append(Reason("consent.expired", f"Consent {reference} has expired."))
-    if found.mpan_core and facts.mpans and found.mpan_core not in facts.mpans:
+    if found.mpan_core and mpans and found.mpan_core not in mpans:
         failures.append(
             Reason(
                 "consent.mpan_mismatch",
                 f"Consent {reference} covers MPAN {found.mpan_core}, not the asset's "
-                f"({', '.join(facts.mpans)}).",
+                f"({', '.join(mpans)}).",
             )
         )
-    if found.postcode and not same_postcode(found.postcode, facts.postcode):
+    if found.postcode and not same_postcode(found.postcode, postcode):
         failures.append(
             Reason(
                 "consent.postcode_mismatch",
-                f"Consent {reference} is for a household at {found.postcode}, not at "
-                f"{facts.postcode}.",
+                f"Consent {reference} is for a household at {found.postcode}, not at {postcode}.",
             )
         )
-    if found.granted_to and found.granted_to not in facts.linked_participant_ids:
+    if found.granted_to and found.granted_to not in linked:
         failures.append(
             Reason(
                 "consent.other_provider",
@@ -158,30 +198,139 @@ def check(facts: AssetFacts, client: ServiceClient, now: dt.datetime) -> Verdict
                 "linked to this asset.",
             )
         )
-    return judged(
-        f"Consent {reference} is active for this household.",
-        failures,
-        {"consent_reference": reference, "consent": found.model_dump(mode="json")},
-    )
+    return failures
 
 
 VALIDATOR = ValidatorSpec(NAME, LABEL, "ASSET_CONSENT_URL", not_applicable, check)
 
 
-def lookup(consent_reference: str) -> ConsentIn | None:
-    """The consent record now, for a caller that wants an answer during a request (e.g. a
-    registration form telling the user at once that a reference is unknown); None when the
-    service does not know it. Raises :class:`ServiceUnavailable` when it cannot answer,
-    including when no consent service is configured (``service.not_configured``)."""
-    from django.conf import settings
+def _url() -> str:
+    return str(getattr(settings, VALIDATOR.url_setting, "") or "").strip()
 
-    url = str(getattr(settings, VALIDATOR.url_setting, "") or "").strip()
+
+def configured() -> bool:
+    """Whether a consumer consent service is configured (``ASSET_CONSENT_URL``)."""
+    return bool(_url())
+
+
+def _services_timeout() -> float:
+    return float(getattr(settings, "ASSET_SERVICES_TIMEOUT", 5.0) or 5.0)
+
+
+def lookup(consent_reference: str, *, timeout: float | None = None) -> ConsentIn | None:
+    """The consent record now, for a caller that wants an answer during a request (e.g. a
+    registration telling the user at once that a reference is unknown); None when the
+    service does not know it. ``timeout`` (seconds) defaults to ``ASSET_SERVICES_TIMEOUT``.
+    Raises :class:`ServiceUnavailable` when it cannot answer, including when no consent
+    service is configured (``service.not_configured``)."""
+    url = _url()
     if not url:
         raise ServiceUnavailable("service.not_configured", f"No {LABEL} is configured.")
-    timeout = float(getattr(settings, "ASSET_SERVICES_TIMEOUT", 5.0) or 5.0)
     key = str(getattr(settings, VALIDATOR.key_setting, "") or "")
-    with ServiceClient(NAME, LABEL, url, timeout=timeout, api_key=key) as client:
-        return client.get(f"/consents/{segment(consent_reference.strip())}", ConsentIn)
+    wait = _services_timeout() if timeout is None else timeout
+    with ServiceClient(NAME, LABEL, url, timeout=wait, api_key=key) as client:
+        return _fetch(client, consent_reference)
+
+
+# --- the real-time check of a registration ------------------------------------------------
+
+#: Seconds a registration waits for the consent service (at most ``ASSET_SERVICES_TIMEOUT``):
+#: a slower service and the registration goes ahead, the background check deciding.
+REALTIME_TIMEOUT: Final = 2.0
+#: The record's field of the consent reference (the problem's field path).
+FIELD: Final = "site.consumer_consent_reference"
+#: The rules that refuse a registration at once (422, nothing stored), in the order the first
+#: one found names the problem: facts about the consent itself. A consent for another
+#: postcode (an address written differently) or given to another provider (who may be linked
+#: later) is left to the background check, which sends the asset to the operator.
+REFUSED_AT_ONCE: Final = (
+    "consent.not_found",
+    "consent.revoked",
+    "consent.expired",
+    "consent.mpan_mismatch",
+)
+#: What a refusal says, and no more: nothing of the consent the service holds (its meter
+#: point, when it was revoked) reaches a caller who has registered nothing yet, so the real-time
+#: check cannot be used to learn about households from guessed references.
+_REFUSAL: Final = {
+    "consent.not_found": "The {label} has no consent {reference}.",
+    "consent.revoked": "The consumer revoked consent {reference}.",
+    "consent.expired": "Consent {reference} has expired.",
+    "consent.mpan_mismatch": "Consent {reference} does not cover the asset's meter point.",
+}
+_NEXT_STEP: Final = {
+    "consent.not_found": "Check the reference with the householder.",
+    "consent.revoked": "Ask the householder for a new consent.",
+    "consent.expired": "Ask the householder to renew it.",
+    "consent.mpan_mismatch": "Check the MPAN and the consent reference.",
+}
+
+
+class ConsentRefused(ValidationFailed):
+    """422: the consent service says the reference cannot be used (nothing is stored). A
+    :class:`ValidationFailed` (so the portal's forms put the message at the field) whose
+    problem code is the first refusing rule's: ``consent.not_found``, ``consent.revoked``,
+    ``consent.expired`` or ``consent.mpan_mismatch``."""
+
+    def __init__(self, reasons: Sequence[Reason], field: str = FIELD) -> None:
+        errors = [FieldError(field, r.code, f"{r.message} {_NEXT_STEP[r.code]}") for r in reasons]
+        super().__init__(
+            errors,
+            detail="The consumer's consent cannot be used: " + " ".join(r.message for r in reasons),
+        )
+        self.code = reasons[0].code
+
+
+@dataclass(frozen=True)
+class RealTime:
+    """What the real-time check of a registration found when it did not refuse it:
+    ``passed`` (the consent service accepts the reference) or ``unavailable`` (it could not
+    answer in time: the background check decides)."""
+
+    reference: str
+    outcome: Literal["passed", "unavailable"]
+    checked_at: dt.datetime
+    code: str = ""  # why unavailable (``service.timeout``, ...)
+
+    def evidence(self) -> dict[str, str]:
+        found = {"outcome": self.outcome, "checked_at": self.checked_at.isoformat()}
+        return {**found, "code": self.code} if self.code else found
+
+
+def check_now(
+    consent_reference: str, mpans: Sequence[str], *, field: str = FIELD
+) -> RealTime | None:
+    """Check a household's consent reference while its asset is being registered, before
+    anything is stored: None when no consent service is configured; raises
+    :class:`ConsentRefused` when the service does not know the reference, or says it is
+    revoked, expired or for another meter point (``REFUSED_AT_ONCE``); else what it found.
+    Waits at most ``REALTIME_TIMEOUT`` seconds: a service that cannot answer does not stop
+    the registration (``unavailable``)."""
+    reference = consent_reference.strip()
+    if not reference or not configured():
+        return None
+    now = timezone.now()
+    try:
+        found = lookup(reference, timeout=min(REALTIME_TIMEOUT, _services_timeout()))
+    except ServiceUnavailable as exc:
+        logger.info(
+            "real-time consent check unavailable (%s): left to the background check", exc.code
+        )
+        return RealTime(reference, "unavailable", now, exc.code)
+    if found is None:
+        codes = ["consent.not_found"]
+    else:
+        # The postcode and the provider are not refused at once (``REFUSED_AT_ONCE``).
+        failures = _failures(reference, found, now, mpans=mpans, postcode="", linked=())
+        codes = sorted(
+            {r.code for r in failures if r.code in REFUSED_AT_ONCE}, key=REFUSED_AT_ONCE.index
+        )
+    if codes:
+        refusal = [
+            Reason(code, _REFUSAL[code].format(label=LABEL, reference=reference)) for code in codes
+        ]
+        raise ConsentRefused(refusal, field)
+    return RealTime(reference, "passed", now)
 
 
 # --- revocation notices -------------------------------------------------------------------

@@ -116,3 +116,39 @@ def test_the_schedule_command_lists_and_runs_jobs(jobs: dict[str, list[Any]]) ->
     listing = StringIO()
     call_command("schedule", "list", stdout=listing)
     assert "test.broken" in listing.getvalue() and "RuntimeError: boom" in listing.getvalue()
+
+
+def test_a_non_atomic_job_runs_after_its_claim_commits_outside_any_transaction(
+    monkeypatch: Any,
+) -> None:
+    """``atomic=False`` (a job that calls outside services, such as the asset checks' retry
+    sweep): the claim is committed first, so the job holds no lock of the scheduler's and
+    runs outside any transaction; a failure is still recorded. An atomic job runs inside the
+    claiming transaction."""
+    seen: dict[str, Any] = {}
+
+    def outside(now: dt.datetime) -> None:
+        seen["outside"] = connection.in_atomic_block
+        # Another worker finds the run claimed and rescheduled already.
+        seen["next_run_at"] = ScheduledJob.objects.get(name="test.outside").next_run_at
+        raise RuntimeError("service down")
+
+    def inside(now: dt.datetime) -> None:
+        seen["inside"] = connection.in_atomic_block
+
+    monkeypatch.setattr(
+        scheduler,
+        "JOBS",
+        {
+            "test.outside": scheduler.Job("test.outside", dt.timedelta(minutes=5), outside, False),
+            "test.inside": scheduler.Job("test.inside", dt.timedelta(minutes=5), inside),
+        },
+    )
+    now = timezone.now()
+    results = scheduler.run_due(now=now)
+    assert seen["outside"] is False and seen["inside"] is True
+    assert seen["next_run_at"] == now + dt.timedelta(minutes=5)
+    assert isinstance(results["test.outside"], RuntimeError)
+    row = ScheduledJob.objects.get(name="test.outside")
+    assert row.last_error == "RuntimeError: service down" and row.runs == 1
+    assert scheduler.run_due(now=now + dt.timedelta(minutes=1)) == {}  # not due again yet

@@ -108,6 +108,9 @@ def test_preferences_show_radios_and_fixed_mandatory_kinds(browser: Client, pers
         "assets__validated": "email",
         "assets__consent_revoked": "email",
         "assets__decommissioned": "email",
+        "assets__linked": "email",
+        "assets__link_ended": "email",
+        "assets__decided": "email",
         "assets__import_validated": "email",
     }
     response = browser.post("/inbox/preferences/", chosen)

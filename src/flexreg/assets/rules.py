@@ -79,8 +79,20 @@ class NearMatch:
 # --- locks ------------------------------------------------------------------------------------
 
 
+#: GB's northernmost latitude is under 61°: a degree of longitude there is at least this
+#: share of a degree of latitude, so a cell this many times wider than tall is never narrower
+#: than the near distance anywhere in GB.
+_MIN_COS_LATITUDE: Final = math.cos(math.radians(61.0))
+
+
 def lock_keys(asset: CleanAsset, catalogue: Catalogue) -> list[str]:
-    """The normalised keys two registrations of one asset share, sorted (the lock order)."""
+    """The normalised keys two registrations of one asset share, sorted (the lock order).
+
+    Exact rules: each MPAN core, manufacturer + serial, EIC, unique external IDs. Near rules,
+    so that two near matches registered at once are still flagged (the second sees the first):
+    the site (``site:<postcode>``: the same postcode, and near-identical serials at a site,
+    whatever the category; a site sharing a meter shares its ``mpan:`` key) and, for an asset
+    with coordinates, the cells around its position (:func:`cells_around`)."""
     keys = {f"mpan:{core}" for core in asset.mpan_cores}
     if asset.serial_key:
         keys.add(f"serial:{asset.manufacturer_key}:{asset.serial_key}")
@@ -89,8 +101,23 @@ def lock_keys(asset: CleanAsset, catalogue: Catalogue) -> list[str]:
     keys.update(
         f"external:{scheme}:{value}" for scheme, value in unique_external_ids(asset, catalogue)
     )
-    keys.add(f"near:{asset.category}:{asset.postcode}")
+    keys.add(f"site:{asset.postcode}")
+    if asset.latitude is not None and asset.longitude is not None:
+        lat, lon = float(asset.latitude), float(asset.longitude)
+        keys.update(f"cell:{asset.category}:{i}:{j}" for i, j in cells_around(lat, lon))
     return sorted(keys)
+
+
+def cells_around(latitude: float, longitude: float) -> list[tuple[int, int]]:
+    """The grid cell of a position and its eight neighbours. A cell is at least the near
+    distance across (:func:`near_metres`) everywhere in GB, so two assets within that
+    distance of each other are in the same or neighbouring cells, and each one's nine cells
+    include the other's own: two registrations that the distance rule would match share a
+    lock."""
+    height = near_metres() / METRES_PER_DEGREE
+    width = height / _MIN_COS_LATITUDE
+    row, column = math.floor(latitude / height), math.floor(longitude / width)
+    return [(row + i, column + j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
 
 
 def lock(keys: Iterable[str]) -> None:

@@ -375,5 +375,39 @@ def test_lock_keys_cover_every_exact_key_in_one_order(db: Any) -> None:
         "serial:ACMEENERGY:S1",
         f"eic:{EIC}",
         "external:OCPP_CHARGE_POINT:CP-1",
-        "near:BESS:CB1 2AB",
+        "site:CB1 2AB",
     }
+
+
+def _cell_keys(latitude: str, longitude: str) -> set[str]:
+    from flexreg.assets import conformance
+    from flexreg.assets.catalogue import default_catalogue
+
+    rec = record(site={"latitude": latitude, "longitude": longitude})
+    clean, errors = conformance.validate(rec)
+    assert clean is not None, errors
+    return {k for k in rules.lock_keys(clean, default_catalogue()) if k.startswith("cell:")}
+
+
+@pytest.mark.parametrize(
+    ("here", "there", "share"),
+    [
+        # ~90 m apart north-south, at a cell boundary or not: the distance rule matches them.
+        (("52.20000", "0.12000"), ("52.20081", "0.12000"), True),
+        (("52.19960", "0.12000"), ("52.20040", "0.12000"), True),
+        # ~95 m apart east-west in Shetland, where a degree of longitude is shortest.
+        (("60.40000", "-1.20000"), ("60.40000", "-1.19826"), True),
+        # 5 km apart: no lock shared, they never wait for each other.
+        (("52.20000", "0.12000"), ("52.24500", "0.12000"), False),
+    ],
+)
+def test_assets_the_distance_rule_could_match_share_a_position_lock(
+    here: tuple[str, str], there: tuple[str, str], share: bool
+) -> None:
+    """Two registrations within the near distance (100 m) of each other take at least one
+    common ``cell:`` lock, so the second sees the first and is flagged even when both are
+    registered at once and their postcodes differ."""
+    first, second = _cell_keys(*here), _cell_keys(*there)
+    assert len(first) == len(second) == 9
+    assert bool(first & second) is share
+    assert all(k.startswith("cell:BESS:") for k in first)  # another category: no wait

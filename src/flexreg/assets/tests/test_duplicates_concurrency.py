@@ -12,7 +12,7 @@ from django.db import connection
 
 from flexreg.assets.models import Asset, AssetStatus, DuplicateFlag
 from flexreg.assets.tests import helpers_registration
-from flexreg.assets.tests.helpers_registration import Registrant, hvac, record
+from flexreg.assets.tests.helpers_registration import EXPORT_MPAN, Registrant, hvac, record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,6 +80,28 @@ def test_near_matches_registered_at_once_are_still_flagged(fsp: Registrant) -> N
     assert flag.rule == "near_location"
     assert flag.asset.created_at > flag.candidate.created_at
     assert flag.asset.status == AssetStatus.QUERY
+
+
+@pytest.mark.parametrize("repeat", range(2))
+def test_near_matches_by_distance_registered_at_once_are_still_flagged(
+    fsp: Registrant, repeat: int
+) -> None:
+    """Two similar batteries 45 m apart, at different postcodes and meters: they share no key
+    but a position cell (``rules.cells_around``), so the second waits for the first and is
+    flagged, whichever wins."""
+    here = {"postcode": "CB1 2AB", "latitude": "52.20000", "longitude": "0.12000"}
+    there = {"postcode": "CB1 3AA", "latitude": "52.20040", "longitude": "0.12000"}
+    responses = race(
+        lambda: fsp.api.post("/assets", record(manufacturer="Acme", site=here)),
+        lambda: fsp.api.post(
+            "/assets",
+            record(manufacturer="Zeta", site=there, metering={"import_mpan": EXPORT_MPAN}),
+        ),
+    )
+    assert [r.status_code for r in responses] == [201, 201], [r.content for r in responses]
+    [flag] = DuplicateFlag.objects.select_related("asset", "candidate")
+    assert flag.rule == "near_location"
+    assert flag.asset.created_at > flag.candidate.created_at
 
 
 def test_the_unique_index_is_the_backstop_for_a_writer_that_skips_the_locks(

@@ -388,9 +388,15 @@ def run(
     now: dt.datetime | None = None,
     down: dict[str, ServiceUnavailable] | None = None,
     clients: dict[str, ServiceClient] | None = None,
+    *,
+    early_retry: bool = True,
 ) -> str:
     """Run one check and record its outcome; returns its status (``busy`` when another
     worker holds it, ``gone`` when it no longer exists).
+
+    ``early_retry=False`` (a task queued when the check was created): a check already run
+    meanwhile and waiting for its retry time (the sweep took it for a lost task) is left to
+    the sweep, not run again before its time (``not_due``).
 
     ``now`` is the clock the retry schedule and the give-up limit use (the sweep passes its
     own); ``down`` is a batch's memory of services found down (not called again in it);
@@ -409,6 +415,13 @@ def run(
             return "busy" if AssetCheck.objects.filter(pk=check_pk).exists() else "gone"
         if check.status in CONCLUDED:
             return str(check.status)
+        if (
+            not early_retry
+            and check.status == S.ERROR
+            and check.next_attempt_at is not None
+            and check.next_attempt_at > now
+        ):
+            return "not_due"
         asset = check.asset
         if asset.status not in OPEN_STATES:
             detail = f"Not run: the asset is {asset.get_status_display().lower()}."
@@ -797,7 +810,9 @@ def run_batch(
                         if lease is not None and not _still_claimed(pk, lease):
                             counts["released"] += 1
                             continue
-                        counts[run(pk, now=now, down=down, clients=clients)] += 1
+                        # Queued at creation (no lease): not before a retry time.
+                        early = lease is not None
+                        counts[run(pk, now=now, down=down, clients=clients, early_retry=early)] += 1
                 except Exception:
                     logger.exception("asset authenticity check %s failed", pk)
                     counts["crashed"] += 1

@@ -52,7 +52,7 @@ def present_many(acting: Acting, assets: Iterable[Asset]) -> list[Presented]:
     for a in rows:
         view = view_of(acting, a)
         if view == "full":
-            out.append(schemas.full_out(a, visible_candidates=visible, flag_detail=oversight))
+            out.append(schemas.full_out(a, visible_candidates=visible, oversight=oversight))
         elif view == "draft":
             out.append(schemas.draft_out(a))
         else:

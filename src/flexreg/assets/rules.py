@@ -86,7 +86,8 @@ _MIN_COS_LATITUDE: Final = math.cos(math.radians(61.0))
 
 
 def lock_keys(asset: CleanAsset, catalogue: Catalogue) -> list[str]:
-    """The normalised keys two registrations of one asset share, sorted (the lock order).
+    """The normalised keys two registrations of one asset share, sorted (``lock`` takes them
+    in the order of their hashes).
 
     Exact rules: each MPAN core, manufacturer + serial, EIC, unique external IDs. Near rules,
     so that two near matches registered at once are still flagged (the second sees the first):
@@ -121,13 +122,18 @@ def cells_around(latitude: float, longitude: float) -> list[tuple[int, int]]:
 
 
 def lock(keys: Iterable[str]) -> None:
-    """Take a transaction-scoped advisory lock per key, in the order given (one round trip)."""
+    """Take a transaction-scoped advisory lock per key (one round trip), in the order of
+    their hashes, the same in every transaction: no two registrations wait for each other
+    in a cycle."""
     ordered = list(keys)
     if not ordered:
         return
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, hashtext(k))) FROM unnest(%s::text[]) AS k",
+            # In the order of the locks themselves (the keys' hashes), whatever the keys: two
+            # keys of one hash are one lock, taken once.
+            "SELECT count(pg_advisory_xact_lock(%s, h)) FROM "
+            "(SELECT DISTINCT hashtext(k) AS h FROM unnest(%s::text[]) AS k ORDER BY h) AS s",
             [LOCK_NAMESPACE, ordered],
         )
 

@@ -356,12 +356,19 @@ def link_out(link: AssetLink) -> LinkOut:
     )
 
 
-def check_out(check: AssetCheck) -> CheckOut:
+def check_out(check: AssetCheck, *, evidence: bool = True) -> CheckOut:
+    """``evidence=False`` (anyone but oversight): the consent service's record of the
+    household's consent (its meter point, postcode, provider, dates) is left out of the
+    consent check's evidence; the outcome's detail says what did not match."""
+    outcome = check.outcome
+    held = (outcome.get("evidence") or {}) if isinstance(outcome, dict) else {}
+    if not evidence and isinstance(held, dict) and held.get("consent"):
+        outcome = {**outcome, "evidence": {k: v for k, v in held.items() if k != "consent"}}
     return CheckOut(
         validator=check.validator,
         status=check.status,
         attempts=check.attempts,
-        outcome=check.outcome,
+        outcome=outcome,
         finished_at=check.finished_at,
     )
 
@@ -376,7 +383,8 @@ def flag_out(flag: DuplicateFlag, *, candidate_visible: bool, detail: bool) -> D
     )
 
 
-def full_out(asset: Asset, *, visible_candidates: set[int], flag_detail: bool) -> AssetFull:
+def full_out(asset: Asset, *, visible_candidates: set[int], oversight: bool) -> AssetFull:
+    """``oversight``: the caller reads every asset (flags' details, checks' whole evidence)."""
     a = asset
     if a.installed_kw is None or a.effective_from is None:
         raise ValueError(f"{a.asset_id} was never submitted: see draft_out")
@@ -432,9 +440,9 @@ def full_out(asset: Asset, *, visible_candidates: set[int], flag_detail: bool) -
         updated_at=a.updated_at,
         version=a.version,
         links=[link_out(link) for link in a.links.all()],
-        checks=[check_out(c) for c in a.checks.all()],
+        checks=[check_out(c, evidence=oversight) for c in a.checks.all()],
         duplicate_flags=[
-            flag_out(f, candidate_visible=f.candidate_id in visible_candidates, detail=flag_detail)
+            flag_out(f, candidate_visible=f.candidate_id in visible_candidates, detail=oversight)
             for f in a.duplicate_flags.all()
         ],
     )

@@ -383,11 +383,14 @@ def _consent_now(acting: Acting, asset_id: str, new: NewLink) -> None:
     ):
         return
     try:
-        _, fields = _checked(found, new)
+        participant, fields = _checked(found, new)
+        _refuse_same(found, participant, fields)
     except DomainError:
         return
     if fields["relationship"] != Relationship.CONTROLLER or not fields["consent_reference"]:
         return
+    if controller_overlap(found, fields["valid_during"]) is not None:
+        return  # the transaction answers 409
     mpans = [m for m in (found.import_mpan, found.export_mpan) if m]
     consent.check_now(fields["consent_reference"], mpans, field="consent_reference")
 

@@ -30,7 +30,7 @@ from flexreg.core.scheduler import periodic
 def run_check(check_pk: int) -> str:
     """Run one authenticity check (meter point, DNO connection, manufacturer, MCS, consent)
     and record its outcome."""
-    return authenticity.run(check_pk)
+    return authenticity.run(check_pk, early_retry=False)
 
 
 @task()

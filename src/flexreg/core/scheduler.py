@@ -5,6 +5,10 @@ Each job has a row in ``core_scheduledjob``; a worker claims a due row with
 ``SELECT ... FOR UPDATE SKIP LOCKED``, runs the job and sets its next run, so any number of
 workers may run and each due run happens once. Jobs must be idempotent anyway (a crash after
 the job but before the commit re-runs it): reminders, for one, are keyed by a unique row.
+A job registered with ``atomic=False`` (one that calls outside services) runs after its claim
+has committed, outside any transaction: at most once per due run (a crash is not re-run until
+the next), and it may overlap its own next run if it outlasts its interval, so it must claim
+its own work (the asset checks' retry sweep leases each check).
 
 Tests and operators run jobs with an explicit ``now`` (``run_due(now=...)``,
 ``flexreg schedule run --now``), which is how time is "moved" without waiting.
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -95,7 +99,9 @@ def run_due(now: dt.datetime | None = None, only: set[str] | None = None) -> dic
 def _run(job: Job, now: dt.datetime) -> tuple[Any, str]:
     """What the job returned (or the exception it raised) and the error to record."""
     try:
-        if job.atomic:
+        # Inside a caller's transaction (tests), a savepoint all the same: a failing job must
+        # not leave that transaction aborted for the jobs after it.
+        if job.atomic or connection.in_atomic_block:
             with transaction.atomic():
                 return job.run(now), ""
         return job.run(now), ""

@@ -505,3 +505,29 @@ def test_the_sweep_skips_a_check_another_worker_holds(
     untouched = AssetCheck.objects.filter(pk__in=held)
     assert {(c.status, c.next_attempt_at) for c in untouched} == {(S.PENDING, None)}
     assert _work_the_queue() == {"passed": 2}
+
+
+def test_a_task_queued_at_creation_does_not_retry_a_check_before_its_time(
+    registrant: Any, asset_services: StubServer, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The sweep took a slow task's check for lost and ran it: the service was down, so the
+    check waits for its retry time. When the original task runs at last it leaves the check
+    to the sweep (``not_due``) instead of calling the service early and counting an attempt."""
+    from flexreg.assets import tasks
+
+    _, participant = registrant
+    [asset] = _lost_tasks(participant, 1, django_capture_on_commit_callbacks)
+    check = asset.checks.order_by("pk").first()
+    assert check is not None
+    retry_at = timezone.now() + dt.timedelta(minutes=2)
+    AssetCheck.objects.filter(pk=check.pk).update(
+        status=S.ERROR, attempts=1, next_attempt_at=retry_at
+    )
+    calls = len(asset_services.request_log)
+    assert tasks.run_check.call(check.pk) == "not_due"
+    assert tasks.run_checks.call([check.pk]) == {"not_due": 1}
+    check.refresh_from_db()
+    assert (check.status, check.attempts, check.next_attempt_at) == (S.ERROR, 1, retry_at)
+    assert len(asset_services.request_log) == calls
+    # The sweep's own run (leased) or an operator's explicit run still goes ahead.
+    assert authenticity.run(check.pk) == "passed"

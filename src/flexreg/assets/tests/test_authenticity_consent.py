@@ -114,6 +114,44 @@ def test_consent_given_to_another_provider_fails(
     assert asset.status == AssetStatus.QUERY
 
 
+def test_what_the_consent_service_holds_is_shown_to_oversight_only(
+    registrant: Any, registered: Any, services: StubServer
+) -> None:
+    """The asset's parties read what did not match, not the consent's record (its meter
+    point, postcode, provider, dates): a reference guessed at registration must not reveal
+    another household. Oversight reads the whole evidence."""
+    from flexreg.assets.schemas import check_out, full_out
+
+    _, participant = registrant
+    _, other = _other(registered)
+    services.add(
+        "consents",
+        {
+            "consent_reference": "CNS-ELSEWHERE-0001",
+            "status": "revoked",
+            "revoked_at": "2019-02-03T10:00:00Z",
+            "mpan_core": "1234567890999",
+            "postcode": "EH1 1YZ",
+            "granted_to": other.participant_id,
+            "granted_at": "2025-04-01T10:00:00Z",
+        },
+    )
+    asset = household(participant, consumer_consent_reference="CNS-ELSEWHERE-0001")
+    _run_all(asset)
+    check = asset.checks.get(validator="consent")
+    assert set(codes(asset, "consent")) >= {"consent.revoked", "consent.other_provider"}
+    shown = check_out(check, evidence=False).outcome
+    told = json.dumps(shown)
+    for secret in ("1234567890999", "EH1 1YZ", other.participant_id, "2019", "February"):
+        assert secret not in told, secret
+    assert shown["evidence"]["consent_reference"] == "CNS-ELSEWHERE-0001"
+    assert check_out(check).outcome["evidence"]["consent"]["postcode"] == "EH1 1YZ"
+    asset.refresh_from_db()
+    party = full_out(asset, visible_candidates=set(), oversight=False)
+    assert "EH1 1YZ" not in party.model_dump_json()
+    assert "EH1 1YZ" in full_out(asset, visible_candidates=set(), oversight=True).model_dump_json()
+
+
 def test_consent_that_lapses_before_the_check_runs_fails(
     registrant: Any, services: StubServer
 ) -> None:

@@ -772,10 +772,14 @@ def test_a_new_controllers_consent_is_checked_with_the_consent_service_first(
     asset = services.register(fsp.acting, realtime.home())
     _add(fsp, asset, participant_id=owner.participant_id, relationship="legal_owner")
     old = _link_of(asset, fsp.participant_id)
-    assert _end(owner, asset, str(old.public_id), valid_to=_day(2), reason="Switch").status_code
-    links = AssetLink.objects.count()
     switch = {"participant_id": rival.participant_id, "relationship": "controller"}
     calls = len(consent_stand_in.request_log)
+    # While the current provider controls it, the overlap is the answer; no call is made.
+    overlap = _add(owner, asset, **switch, consent_reference="CNS-NOBODY-0001")
+    assert overlap.status_code == 409 and overlap.json()["code"] == "asset.controller_overlap"
+    assert len(consent_stand_in.request_log) == calls
+    assert _end(owner, asset, str(old.public_id), valid_to=_day(2), reason="Switch").status_code
+    links = AssetLink.objects.count()
     # Whatever else the request gets wrong is answered first, without asking the service:
     # a caller that may not link the asset learns nothing of the consent.
     not_maintainer = _add(rival, asset, **switch, consent_reference="CNS-NOBODY-0001")

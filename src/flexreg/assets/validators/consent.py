@@ -166,36 +166,34 @@ def _failures(
     linked: Sequence[str],
 ) -> list[Reason]:
     """The contract's rules against a consent the service knows (one reason per rule
-    broken): the asset's MPANs and postcode, and the participants linked to it."""
+    broken): the asset's MPANs and postcode, and the participants linked to it. The messages
+    (shown to the asset's parties) say nothing of the consent the service holds — its meter
+    point, household, provider or dates: only the central operator reads those, in the
+    check's evidence (``schemas.check_out``)."""
     failures: list[Reason] = []
     if found.status == "revoked":
-        when = f" on {found.revoked_at:%d %B %Y}" if found.revoked_at else ""
-        failures.append(
-            Reason("consent.revoked", f"The consumer revoked consent {reference}{when}.")
-        )
+        failures.append(Reason("consent.revoked", f"The consumer revoked consent {reference}."))
     elif found.status == "expired" or (found.expires_at is not None and found.expires_at <= now):
         failures.append(Reason("consent.expired", f"Consent {reference} has expired."))
     if found.mpan_core and mpans and found.mpan_core not in mpans:
         failures.append(
             Reason(
                 "consent.mpan_mismatch",
-                f"Consent {reference} covers MPAN {found.mpan_core}, not the asset's "
-                f"({', '.join(mpans)}).",
+                f"Consent {reference} does not cover the asset's meter point ({', '.join(mpans)}).",
             )
         )
     if found.postcode and not same_postcode(found.postcode, postcode):
         failures.append(
             Reason(
                 "consent.postcode_mismatch",
-                f"Consent {reference} is for a household at {found.postcode}, not at {postcode}.",
+                f"Consent {reference} is for a household at another postcode than {postcode}.",
             )
         )
     if found.granted_to and found.granted_to not in linked:
         failures.append(
             Reason(
                 "consent.other_provider",
-                f"Consent {reference} was given to {found.granted_to}, a participant not "
-                "linked to this asset.",
+                f"Consent {reference} was given to a participant not linked to this asset.",
             )
         )
     return failures

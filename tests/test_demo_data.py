@@ -40,10 +40,17 @@ def test_demo_data_shows_assets_in_their_states() -> None:
             "status", flat=True
         )
     )
-    assert len(statuses) == 3
-    assert "draft" in statuses and "decommissioned" in statuses
+    assert len(statuses) == 4
+    assert "draft" in statuses and "decommissioned" in statuses and "query" in statuses
     assert set(statuses) - {"draft", "decommissioned"} <= {
         "pending_validation",
         "verified",
         "query",
     }
+    # The depot battery has a second party: the market-entry demo's participant owns it.
+    from flexreg.assets.models import AssetLink
+
+    owners = AssetLink.objects.filter(
+        asset__name="Cambridge depot battery", relationship="legal_owner"
+    ).values_list("participant__company_number", flat=True)
+    assert list(owners) == ["99000006"]

@@ -173,14 +173,16 @@ def _market_entry_demo() -> None:
 
 
 def _assets_demo() -> None:
-    """A qualified FSP with assets in three states: a battery registered (its checks run by the
-    worker against the asset services stand-in), a heat pump left as a draft, and solar panels
+    """A qualified FSP with assets in four states: a battery registered (its checks run by the
+    worker against the asset services stand-in), owned by the market-entry demo's participant
+    (a second party on the asset); a second battery at the same site, so alike it waits in the
+    operator's queue as a possible duplicate; a heat pump left as a draft; and solar panels
     decommissioned. The FSP's market entry is marked qualified directly (a demo shortcut)."""
     import datetime as dt
 
     from flexreg.accounts.acting import acting_for
     from flexreg.assets import services as assets
-    from flexreg.assets import services_lifecycle
+    from flexreg.assets import services_lifecycle, services_links
     from flexreg.core.acting import Acting
     from flexreg.participants import services
     from flexreg.participants.models import Participant
@@ -226,7 +228,7 @@ def _assets_demo() -> None:
     )
     membership.refresh_from_db()
     me = acting_for(user, membership, via="cli")
-    assets.register(
+    battery = assets.register(
         me,
         {
             "name": "Cambridge depot battery",
@@ -242,6 +244,30 @@ def _assets_demo() -> None:
             "network": {"connection_status": "CONNECTED", "connection_reference": "EPN-CON-000123"},
             "commissioning_date": "2023-05-20",
             "contract_reference": "GS-2023-0142",
+        },
+    )
+    owner = Participant.objects.filter(company_number="99000006", status="active").first()
+    if owner is not None:
+        services_links.add_link(
+            me,
+            battery.asset_id,
+            services_links.NewLink(participant_id=owner.participant_id, relationship="legal_owner"),
+        )
+    assets.register(  # same site, category and size: to the operator's queue (query)
+        me,
+        {
+            "name": "Cambridge depot battery (second unit)",
+            "category": "BESS",
+            "manufacturer": "Voltstore Ltd",
+            "model": "VS-20",
+            "serial_number": "VS20-000451",
+            "capacity": {"installed_kw": "8", "export_kw": "8", "import_kw": "8"}
+            | {"storage_kwh": "20"},
+            "flexibility_direction": "both",
+            "metering": {"import_mpan": "1012345678903"},
+            "site": {"address_line1": "1 Station Road", "town": "Cambridge", "postcode": "CB1 2AB"},
+            "network": {"connection_status": "CONNECTED"},
+            "commissioning_date": "2024-02-01",
         },
     )
     services_lifecycle.save_draft(

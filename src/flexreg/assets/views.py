@@ -10,9 +10,10 @@ a caller without it is told why and where to go next rather than shown a bare 40
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -28,8 +29,11 @@ from flexreg.assets.forms import AssetForm
 from flexreg.assets.models import AssetCheck, AssetImport, AssetStatus
 from flexreg.core import permissions
 from flexreg.core.acting import Acting
-from flexreg.core.errors import DomainError, NotFound, ValidationFailed
+from flexreg.core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from flexreg.core.roles import ROLES
+
+if TYPE_CHECKING:
+    from flexreg.assets import schemas
 
 READ: Final = "assets:read"
 PAGE_SIZE: Final = 25
@@ -70,6 +74,42 @@ CHECK_TAGS: Final = {
     AssetCheck.Status.ERROR: "govuk-tag--yellow",
     AssetCheck.Status.SKIPPED: "govuk-tag--grey",
 }
+
+
+def posted_date(
+    request: HttpRequest,
+    name: str,
+    errors: list[FieldError],
+    message: str,
+    *,
+    required: bool = True,
+) -> dt.date | None:
+    """The date posted by a GOV.UK date input ``name`` (``<name>-day``, ``-month``, ``-year``):
+    None with ``message`` added to ``errors`` when it is not a date, or None when it is left
+    blank and not ``required``."""
+    parts = [request.POST.get(f"{name}-{p}", "").strip() for p in ("year", "month", "day")]
+    if not any(parts) and not required:
+        return None
+    try:
+        return dt.date(*(int(p) for p in parts))
+    except (ValueError, OverflowError):
+        errors.append(FieldError(name, "date.invalid", message))
+        return None
+
+
+def check_row(c: AssetCheck | schemas.CheckOut) -> dict[str, Any]:
+    """One authenticity check as the portal shows it: the service, its outcome (label and
+    tag), when it concluded and what it found."""
+    status = AssetCheck.Status(c.status).label if c.status in AssetCheck.Status.values else c.status
+    return {
+        "validator": str(c.outcome.get("service") or c.validator).capitalize(),
+        "status": str(status),
+        "tag": CHECK_TAGS.get(c.status, "govuk-tag--grey"),  # type: ignore[call-overload]
+        "when": c.finished_at,
+        "summary": str(c.outcome.get("detail", "")),
+    }
+
+
 IMPORT_TAGS: Final = {
     AssetImport.Status.QUEUED: "govuk-tag--grey",
     AssetImport.Status.RUNNING: "govuk-tag--blue",
@@ -436,18 +476,7 @@ def asset_detail(request: HttpRequest, asset_id: str) -> HttpResponse:
                     if line.strip()
                 ],
                 "sections": [(t, rows) for t, rows in _sections(out) if rows],
-                "checks": [
-                    {
-                        "validator": str(c.outcome.get("service") or c.validator).capitalize(),
-                        "status": AssetCheck.Status(c.status).label
-                        if c.status in AssetCheck.Status.values
-                        else c.status,
-                        "tag": CHECK_TAGS.get(c.status, "govuk-tag--grey"),  # type: ignore[call-overload]
-                        "when": c.finished_at,
-                        "summary": str(c.outcome.get("detail", "")),
-                    }
-                    for c in out.checks
-                ],
+                "checks": [check_row(c) for c in out.checks],
                 "flags": [
                     {
                         "rule": f.rule.replace("_", " "),

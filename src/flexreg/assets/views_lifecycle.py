@@ -5,7 +5,6 @@ error summary."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -13,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from flexreg.assets import role_rules, selectors, services, services_lifecycle
+from flexreg.assets import lifecycle, role_rules, selectors, services, services_lifecycle, views
 from flexreg.assets.catalogue_store import current_catalogue
 from flexreg.assets.forms import AssetForm, form_data
 from flexreg.assets.models import AssetStatus
@@ -93,28 +92,17 @@ def draft_discard(request: HttpRequest, asset_id: str) -> HttpResponse:
     return redirect("assets")
 
 
-def _date(request: HttpRequest, errors: list[FieldError]) -> dt.date | None:
-    parts = [request.POST.get(f"on-{p}", "").strip() for p in ("year", "month", "day")]
-    try:
-        return dt.date(*(int(p) for p in parts))
-    except (ValueError, OverflowError):
-        errors.append(FieldError("on", "date.invalid", "Enter the date it went out of service"))
-        return None
-
-
 @portal_read
 def decommission(request: HttpRequest, asset_id: str) -> HttpResponse:
     acting = _acting(request)
     asset = selectors.asset_for(acting, asset_id)
-    if asset.status not in ("pending_validation", "verified", "query") or not (
-        selectors.may_maintain(acting, asset)
-    ):
+    if asset.status not in lifecycle.IN_SERVICE or not selectors.may_maintain(acting, asset):
         raise NotFound(f"No asset {asset_id[:40]} that you may decommission.")
     errors: list[FieldError] = []
     values: dict[str, Any] = {p: request.POST.get(f"on-{p}", "") for p in ("day", "month", "year")}
     reason = request.POST.get("reason", "")
     if request.method == "POST":
-        on = _date(request, errors)
+        on = views.posted_date(request, "on", errors, "Enter the date it went out of service")
         if on is None:
             errors += services_lifecycle.reason_errors(reason)[1]
         else:

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from flexreg.assets import policies, selectors, services_lifecycle, services_links
+from flexreg.assets import policies, selectors, services_lifecycle, services_links, views
 from flexreg.assets.models import Asset, AssetLink
 from flexreg.assets.views import portal_read
 from flexreg.core.acting import Acting
@@ -40,19 +40,6 @@ def _full_asset(acting: Acting, asset_id: str) -> Asset:
     if policies.view_of(acting, asset) != "full":
         raise NotFound(f"No asset {asset_id[:40]} whose parties you may see.")
     return asset
-
-
-def _date(
-    request: HttpRequest, name: str, errors: list[FieldError], message: str, *, required: bool
-) -> dt.date | None:
-    parts = [request.POST.get(f"{name}-{p}", "").strip() for p in ("year", "month", "day")]
-    if not any(parts) and not required:
-        return None
-    try:
-        return dt.date(*(int(p) for p in parts))
-    except (ValueError, OverflowError):
-        errors.append(FieldError(name, "date.invalid", message))
-        return None
 
 
 def _date_values(request: HttpRequest, name: str, default: dt.date | None) -> dict[str, str]:
@@ -128,10 +115,10 @@ def add(request: HttpRequest, asset_id: str) -> HttpResponse:
     }
     if request.method == "POST":
         status = 422
-        valid_from = _date(
+        valid_from = views.posted_date(
             request, "valid_from", errors, "Enter the date the link starts", required=True
         )
-        valid_to = _date(
+        valid_to = views.posted_date(
             request, "valid_to", errors, "Enter a real end date, or leave it blank", required=False
         )
         new = services_links.NewLink(
@@ -192,7 +179,9 @@ def end(request: HttpRequest, asset_id: str, link_id: str) -> HttpResponse:
     reason = request.POST.get("reason", "")
     if request.method == "POST":
         status = 422
-        on = _date(request, "valid_to", errors, "Enter the date the link ends", required=True)
+        on = views.posted_date(
+            request, "valid_to", errors, "Enter the date the link ends", required=True
+        )
         if on is None:
             errors += services_lifecycle.reason_errors(reason)[1]
         else:

@@ -19,9 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from flexreg.accounts.portal_auth import portal_requires
-from flexreg.assets import selectors, selectors_review, services_lifecycle, services_review
+from flexreg.assets import selectors, selectors_review, services_lifecycle, services_review, views
 from flexreg.assets.catalogue_store import current_catalogue
-from flexreg.assets.models import AssetCheck, AssetStatus
+from flexreg.assets.models import AssetStatus
 from flexreg.core.acting import Acting
 from flexreg.core.errors import DomainError, NotFound, ValidationFailed
 
@@ -50,15 +50,6 @@ def _acting(request: HttpRequest) -> Acting:
     return request.acting  # type: ignore[attr-defined]
 
 
-def _check(c: AssetCheck) -> dict[str, str]:
-    status = AssetCheck.Status(c.status).label if c.status in AssetCheck.Status.values else c.status
-    return {
-        "validator": str(c.outcome.get("service") or c.validator).capitalize(),
-        "status": str(status),
-        "detail": str(c.outcome.get("detail", "")),
-    }
-
-
 def _row(item: selectors_review.QueueItem, categories: dict[str, str]) -> dict[str, Any]:
     a = item.asset
     return {
@@ -68,7 +59,7 @@ def _row(item: selectors_review.QueueItem, categories: dict[str, str]) -> dict[s
         "registered_by": a.registered_by.participant_id,
         "registered_at": a.created_at,
         "kinds": [{"label": selectors_review.KINDS[k], "tag": KIND_TAGS[k]} for k in item.kinds],
-        "checks": [_check(c) for c in item.checks],
+        "checks": [views.check_row(c) for c in item.checks],
         "candidates": [
             {"asset_id": f.candidate.asset_id, "rule": f.rule.replace("_", " ")}
             for f in item.candidates
